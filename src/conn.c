@@ -1,0 +1,176 @@
+/* Stream connection: shared read buffer, try-then-queue writes, backpressure
+ * accounting, close through the loop. */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mem.h"
+
+typedef struct write_req_s {
+    uv_write_t req;
+    size_t len;
+    char data[];
+} write_req_t;
+
+/* One read buffer for the whole loop thread: read callbacks consume it
+ * synchronously, so it never needs to be per connection. */
+static char read_buf[TT_CONN_READ_BUF];
+
+int tt_conn_init(uv_loop_t *loop, tt_conn_t *c, void *owner)
+{
+    memset(c, 0, sizeof *c);
+    c->data = owner;
+    c->tcp.data = c;
+    return uv_tcp_init(loop, &c->tcp);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = read_buf;
+    buf->len = sizeof read_buf;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    tt_conn_t *c = s->data;
+    if (nread == 0 || c->closing)
+        return;
+    c->on_read(c, nread, buf->base);
+}
+
+int tt_conn_read_start(tt_conn_t *c)
+{
+    if (c->reading || c->closing)
+        return 0;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (rc == 0)
+        c->reading = true;
+    return rc;
+}
+
+void tt_conn_read_stop(tt_conn_t *c)
+{
+    if (!c->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+static void written(tt_conn_t *c, size_t n)
+{
+    c->queued -= n;
+    if (c->above_high && c->queued <= TT_CONN_LOW_WATER) {
+        c->above_high = false;
+        if (c->on_drain && !c->closing)
+            c->on_drain(c);
+    }
+    if (c->queued == 0 && c->on_flush && !c->closing) {
+        tt_conn_cb cb = c->on_flush;
+        c->on_flush = NULL;
+        cb(c);
+    }
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    write_req_t *w = tt_container_of(req, write_req_t, req);
+    tt_conn_t *c = req->handle->data;
+    size_t n = w->len;
+    free(w);
+    if (status < 0 && !c->write_error) {
+        c->write_error = status;
+        tt_log_debug("write failed: %s", uv_strerror(status));
+    }
+    written(c, n);
+}
+
+static void enqueue(tt_conn_t *c, const char *a, size_t alen, const char *b, size_t blen)
+{
+    write_req_t *w = tt_xmalloc(sizeof *w + alen + blen);
+    memcpy(w->data, a, alen);
+    if (blen)
+        memcpy(w->data + alen, b, blen);
+    w->len = alen + blen;
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
+    c->queued += w->len;
+    if (c->queued >= TT_CONN_HIGH_WATER)
+        c->above_high = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
+    if (rc < 0) {
+        c->queued -= w->len;
+        free(w);
+        if (!c->write_error)
+            c->write_error = rc;
+    }
+}
+
+void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (c->closing || c->write_error || alen + blen == 0)
+        return;
+    const char *pa = a, *pb = b;
+    if (c->queued == 0) {
+        uv_buf_t bufs[2] = {uv_buf_init((char *)pa, (unsigned)alen),
+                            uv_buf_init((char *)pb, (unsigned)blen)};
+        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, blen ? 2 : 1);
+        if (n > 0) {
+            size_t done = (size_t)n;
+            if (done >= alen) {
+                done -= alen;
+                pb += done;
+                blen -= done;
+                alen = 0;
+            } else {
+                pa += done;
+                alen -= done;
+            }
+        } else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+            c->write_error = n;
+            return;
+        }
+    }
+    if (alen + blen == 0)
+        return;
+    if (alen == 0)
+        enqueue(c, pb, blen, NULL, 0);
+    else
+        enqueue(c, pa, alen, pb, blen);
+}
+
+void tt_conn_write(tt_conn_t *c, const void *data, size_t len)
+{
+    tt_conn_write2(c, data, len, NULL, 0);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    tt_conn_t *c = h->data;
+    if (c->on_close)
+        c->on_close(c);
+}
+
+void tt_conn_close(tt_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->reading = false;
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+void tt_conn_peer(const tt_conn_t *c, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    out[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, out, outlen);
+    else
+        uv_ip4_name((struct sockaddr_in *)&ss, out, outlen);
+}
