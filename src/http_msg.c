@@ -133,11 +133,26 @@ static int on_target(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* RFC 9110 token characters: what a header name may hold. */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
 static int on_field(llhttp_t *p, const char *at, size_t n)
 {
     tt_parser_t *ps = ps_of(p);
     if (count_head(ps, n + 4, TT_PARSE_HEAD_TOO_LARGE))
         return HPE_USER;
+    /* llhttp lets some separators through in names; a proxy must not pass
+     * on a name that another parser could read differently. */
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)at[i])) {
+            ps->fail = TT_PARSE_BAD_NAME;
+            return HPE_USER;
+        }
     tt_msg_t *m = ps->msg;
     if (ps->in_value || m->n_hdrs == 0 || m->hdrs[m->n_hdrs - 1].value_off) {
         ps->in_value = false;
@@ -302,6 +317,7 @@ const char *tt_parser_error(const tt_parser_t *ps)
     case TT_PARSE_URI_TOO_LONG: return "request target too long";
     case TT_PARSE_HEAD_TOO_LARGE: return "header too large";
     case TT_PARSE_BODY_TOO_LARGE: return "body too large";
+    case TT_PARSE_BAD_NAME: return "invalid character in header name";
     default: break;
     }
     const char *r = llhttp_get_error_reason(&ps->p);

@@ -73,7 +73,8 @@ enum tt_parse_fail {
     TT_PARSE_BAD,          /* malformed (400 / 502) */
     TT_PARSE_URI_TOO_LONG, /* 414 */
     TT_PARSE_HEAD_TOO_LARGE, /* 431 / 502 */
-    TT_PARSE_BODY_TOO_LARGE  /* 413 */
+    TT_PARSE_BODY_TOO_LARGE, /* 413 */
+    TT_PARSE_BAD_NAME        /* 400: a header name with a non-token character */
 };
 
 typedef struct tt_parser_s {

@@ -56,8 +56,8 @@ static bool skip_request_header(const tt_route_t *route, const tt_msg_t *req, ui
     const char *name = tt_msg_name(req, i);
     uint32_t len = req->hdrs[i].name_len;
     if (tt_hdr_is_hop(req, name, len) || tt_str_ieq(name, len, "expect") ||
-        tt_str_ieq(name, len, "host"))
-        return true;
+        tt_str_ieq(name, len, "host") || tt_str_ieq(name, len, "content-length"))
+        return true; /* framing and Host are written by tt_proxy_build_head */
     if (tt_str_ieq(name, len, "x-forwarded-for") && cfg->x_forwarded_for.truncate >= 0)
         return true; /* rebuilt below */
     for (size_t h = 0; route && h < route->n_headers; h++)

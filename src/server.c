@@ -385,6 +385,9 @@ static void handle_closed(tt_client_t *cl)
         return;
     tt_server_t *s = cl->srv;
     free(cl);
+    /* Counted until the memory is gone, so the server outlives its clients. */
+    s->open--;
+    stats_of(s)->open--;
     maybe_stopped(s);
 }
 
@@ -416,8 +419,6 @@ static void client_close(tt_client_t *cl)
         s->clients = cl->next;
     if (cl->next)
         cl->next->prev = cl->prev;
-    s->open--;
-    stats_of(s)->open--;
     tt_msg_free(&cl->req);
     tt_buf_free(&cl->stash);
     tt_buf_free(&cl->early);

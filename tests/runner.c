@@ -53,7 +53,11 @@ static int run_child(const char *self, const char *name)
     uv_loop_t loop;
     uv_loop_init(&loop);
     char *args[] = {(char *)self, (char *)name, NULL};
-    uv_stdio_container_t stdio[3] = {{UV_IGNORE, {0}}, {UV_INHERIT_FD, {1}}, {UV_INHERIT_FD, {2}}};
+    uv_stdio_container_t stdio[3];
+    memset(stdio, 0, sizeof stdio);
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[2].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
     stdio[2].data.fd = 2;
     uv_process_options_t opts;

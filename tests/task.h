@@ -1,6 +1,6 @@
 /* Test runner interface, after libuv's test/task.h.
  *
- * A test is a function defined with TEST_IMPL(name) in any tests/**.c file;
+ * A test is a function defined with TEST_IMPL(name) in any test source file;
  * CMake scans the sources for TEST_IMPL and registers one ctest per test, run
  * as `tt_tests <name>` in its own process with a timeout. A test returns 0
  * when it passed; an ASSERT failure prints both values and aborts the
