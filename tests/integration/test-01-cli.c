@@ -69,3 +69,15 @@ TEST_IMPL(cli_check_config)
     free(dir);
     return 0;
 }
+
+/* The configuration the README's run command uses is valid as shipped. */
+TEST_IMPL(cli_shipped_config)
+{
+    char *out;
+    const char *args[] = {"check-config", "-c", TT_SOURCE_DIR "/service/tether.conf", NULL};
+    ASSERT_EQ(tt_tether_cli(args, &out), 0);
+    ASSERT_CONTAINS(out, "configuration ok: 1 route(s)");
+    ASSERT_NOT_CONTAINS(out, "warning");
+    free(out);
+    return 0;
+}
