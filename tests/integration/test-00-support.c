@@ -60,6 +60,21 @@ TEST_IMPL(support_origin_echo)
     ASSERT_STR_EQ(r.body, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nabcde");
     ASSERT(header_is(&r, "X-Origin-Conn", "2"));
     tt_resp_free(&r);
+
+    /* A head that arrives in pieces is still kept byte for byte. */
+    tt_tc_t *c = tt_tc_connect(o.port, T_MS);
+    ASSERT_NOT_NULL(c);
+    ASSERT_OK(tt_tc_sends(c, "\r\nGE"));
+    tt_test_sleep_ms(20);
+    ASSERT_OK(tt_tc_sends(c, "T /echo HTTP/1.1\r\nHo"));
+    tt_test_sleep_ms(20);
+    ASSERT_OK(tt_tc_sends(c, "st: a\r\n\r"));
+    tt_test_sleep_ms(20);
+    ASSERT_OK(tt_tc_sends(c, "\n"));
+    ASSERT_OK(tt_tc_read_response(c, &r, T_MS, 0));
+    ASSERT_STR_EQ(r.body, "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n"); /* leading CRLF dropped */
+    tt_resp_free(&r);
+    tt_tc_close(c);
     tt_origin_stop(&o);
     return 0;
 }
@@ -194,7 +209,8 @@ static void count_upload(int port, uint64_t total, int chunked)
                  "POST /count HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n%llx\r\n",
                  (unsigned long long)total);
     } else {
-        snprintf(head, sizeof head, "POST /count HTTP/1.1\r\nHost: a\r\nContent-Length: %llu\r\n\r\n",
+        snprintf(head, sizeof head,
+                 "POST /count HTTP/1.1\r\nHost: a\r\nContent-Length: %llu\r\n\r\n",
                  (unsigned long long)total);
     }
     ASSERT_OK(tt_tc_sends(c, head));
@@ -437,5 +453,40 @@ TEST_IMPL(support_origin_stop)
         ASSERT_EQ(sig, SIGTERM);
     ASSERT_EQ(tt_tc_connect(o.port, 1000) == NULL, 1);
     tt_origin_stop(&o);
+    return 0;
+}
+
+/* tt_proc_start by hand, with a log file; the file helpers. */
+TEST_IMPL(support_origin_log)
+{
+    char *dir = tt_test_tmpdir();
+    ASSERT_NOT_NULL(dir);
+    char *port_file = tt_test_write_file(dir, "port", "");
+    char *log = tt_test_write_file(dir, "origin.log", "first line\n");
+    ASSERT_NOT_NULL(port_file);
+    ASSERT_NOT_NULL(log);
+    const char *args[] = {"--port-file", port_file, NULL};
+    tt_proc_t *p = tt_proc_start("tt_origin", args, log);
+    ASSERT_NOT_NULL(p);
+    int port = tt_proc_wait_port(p, port_file, "http", T_MS);
+    ASSERT_GT(port, 0);
+    tt_resp_t r;
+    get(port, "GET /status/200 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+    ASSERT_EQ(r.status, 200);
+    tt_resp_free(&r);
+    tt_proc_free(p);
+
+    size_t len;
+    char *text = tt_test_read_file(log, &len);
+    ASSERT_NOT_NULL(text);
+    ASSERT_EQ(strncmp(text, "first line\n", 11), 0); /* appended, not truncated */
+    ASSERT_CONTAINS(text, "GET /status/200 -> 200");
+    ASSERT_NULL(tt_test_read_file("no/such/file", NULL));
+    free(text);
+    free(log);
+    free(port_file);
+    ASSERT_OK(tt_test_rmtree(dir));
+    ASSERT_NULL(tt_test_read_file(dir, NULL));
+    free(dir);
     return 0;
 }
