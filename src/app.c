@@ -37,6 +37,8 @@ typedef struct app_s {
     uv_fs_event_t watch;
     uv_timer_t debounce;
     uv_timer_t grace;
+    uv_pipe_t stdin_pipe;
+    bool stdin_open;
     char *watched_name;
     bool watching;
     bool stopping;
@@ -221,6 +223,9 @@ static void finish_stop(app_t *a)
         uv_close((uv_handle_t *)&a->watch, NULL);
     a->watching = false;
     tt_platform_signals_stop();
+    if (a->stdin_open)
+        uv_close((uv_handle_t *)&a->stdin_pipe, NULL);
+    a->stdin_open = false;
     tt_pool_close(a->env.pool);
     a->env.pool = NULL;
     tt_evloop_close();
@@ -271,6 +276,40 @@ static void on_reload(void *arg)
     app_t *a = arg;
     if (!a->stopping)
         reload(a, "SIGHUP");
+}
+
+/* ---- stdin watch: a supervisor (or a test) that goes away stops us --------------- */
+
+static void stdin_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    static char scratch[256];
+    (void)h;
+    (void)size;
+    *buf = uv_buf_init(scratch, sizeof scratch);
+}
+
+static void stdin_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    app_t *a = s->data;
+    (void)buf;
+    if (n < 0 && !a->stopping) {
+        tt_log_info("stdin closed: stopping");
+        on_stop(a);
+    }
+}
+
+static void watch_stdin(app_t *a)
+{
+    uv_pipe_init(a->loop, &a->stdin_pipe, 0);
+    a->stdin_pipe.data = a;
+    a->stdin_open = true;
+    int rc = uv_pipe_open(&a->stdin_pipe, 0);
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&a->stdin_pipe, stdin_alloc, stdin_read);
+    if (rc != 0)
+        tt_log_warn("cannot watch stdin: %s", uv_strerror(rc));
+    else
+        uv_unref((uv_handle_t *)&a->stdin_pipe);
 }
 
 /* ---- start ---------------------------------------------------------------------- */
@@ -359,6 +398,8 @@ int tt_app_run(const tt_app_opts_t *opts)
     tt_platform_hooks_t hooks = {on_stop, on_reload, &a};
     tt_platform_signals_start(a.loop, &hooks);
     describe_routes(snap->routes);
+    if (opts->watch_stdin)
+        watch_stdin(&a);
     if (start_listeners(&a) != 0) {
         a.exit_code = 1;
         on_stop(&a);

@@ -19,6 +19,7 @@ typedef struct tt_app_opts_s {
     int n_routes;
     int log_level; /* -1: from the config */
     const char *port_file; /* write "http addr:port" lines once listening */
+    bool watch_stdin;      /* stop when stdin reaches EOF (the parent went away) */
 } tt_app_opts_t;
 
 /* Load and check the configuration as `run` would, printing every diagnostic

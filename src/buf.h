@@ -3,6 +3,7 @@
 #ifndef TT_BUF_H
 #define TT_BUF_H
 
+#include "compat.h"
 #include <stddef.h>
 
 typedef struct tt_buf_s {
@@ -16,11 +17,7 @@ typedef struct tt_buf_s {
 void tt_buf_reserve(tt_buf_t *b, size_t extra);
 void tt_buf_append(tt_buf_t *b, const void *p, size_t n);
 void tt_buf_appends(tt_buf_t *b, const char *s);
-void tt_buf_appendf(tt_buf_t *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+void tt_buf_appendf(tt_buf_t *b, const char *fmt, ...) TT_PRINTF(2, 3);
 /* Drop the first n bytes. */
 void tt_buf_consume(tt_buf_t *b, size_t n);
 void tt_buf_reset(tt_buf_t *b);

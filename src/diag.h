@@ -4,6 +4,7 @@
 #ifndef TT_DIAG_H
 #define TT_DIAG_H
 
+#include "compat.h"
 #include "buf.h"
 
 typedef struct tt_diag_s {
@@ -15,16 +16,8 @@ typedef struct tt_diag_s {
 #define TT_DIAG_INIT {TT_BUF_INIT, 0, 0}
 
 /* line <= 0 omits the line number; file NULL omits the file. */
-void tt_diag_error(tt_diag_t *d, const char *file, int line, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-void tt_diag_warn(tt_diag_t *d, const char *file, int line, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+void tt_diag_error(tt_diag_t *d, const char *file, int line, const char *fmt, ...) TT_PRINTF(4, 5);
+void tt_diag_warn(tt_diag_t *d, const char *file, int line, const char *fmt, ...) TT_PRINTF(4, 5);
 void tt_diag_free(tt_diag_t *d);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef TT_LOG_H
 #define TT_LOG_H
 
+#include "compat.h"
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -13,11 +14,7 @@ extern int tt_log_level;
 void tt_log_set_level(int level);
 /* Send log lines to `f` (borrowed; NULL means stderr). */
 void tt_log_set_file(FILE *f);
-void tt_log_write(int level, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+void tt_log_write(int level, const char *fmt, ...) TT_PRINTF(2, 3);
 
 #define tt_log(level, ...)                                                                         \
     do {                                                                                           \

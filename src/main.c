@@ -21,7 +21,8 @@ static const char usage[] =
     "  --port [ADDR:]PORT    listen here instead of [runner] http_port (repeatable)\n"
     "  --route LINE          use this route line instead of the routes file (repeatable)\n"
     "  --log-level N         0 error, 1 warning, 2 info, 3 debug\n"
-    "  --port-file FILE      write the bound ports to FILE once listening\n";
+    "  --port-file FILE      write the bound ports to FILE once listening\n"
+    "  --watch-stdin         stop when standard input closes (for supervisors)\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -37,6 +38,10 @@ static int parse_opts(int argc, char **argv, tt_app_opts_t *o)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--watch-stdin") == 0) {
+            o->watch_stdin = true;
+            continue;
+        }
         bool takes = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ||
                      strcmp(a, "--port") == 0 || strcmp(a, "--route") == 0 ||
                      strcmp(a, "--log-level") == 0 || strcmp(a, "--port-file") == 0;

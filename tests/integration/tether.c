@@ -23,8 +23,10 @@ int tt_tether_start(tt_tether_t *t, const char *conf, const char *routes,
     snprintf(pf, sizeof pf, "%s/ports", t->dir);
     snprintf(buf, sizeof buf, "%s/tether.log", t->dir);
     t->log = tt_xstrdup(buf);
-    const char *args[32] = {"run", "-c", t->conf, "--port", "127.0.0.1:0", "--port-file", pf};
-    int n = 7;
+    /* --watch-stdin: tether stops when this test process dies, even by abort. */
+    const char *args[32] = {"run",         "-c",          t->conf, "--port",
+                            "127.0.0.1:0", "--port-file", pf,      "--watch-stdin"};
+    int n = 8;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         args[n++] = extra[i];
     args[n] = NULL;
