@@ -13,6 +13,8 @@
  * the end if there was any. Values are never expanded ({rundir} stays text). */
 #include "config.h"
 
+#include "compat.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -420,9 +422,7 @@ static void ini_add(reader_t *rd, enum entry_kind kind, char *key, char *value)
 }
 
 static void ini_diag(reader_t *rd, enum entry_kind kind, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
+    TT_PRINTF(3, 4)
     ;
 
 static void ini_diag(reader_t *rd, enum entry_kind kind, const char *fmt, ...)

@@ -11,6 +11,7 @@
 typedef struct write_req_s {
     uv_write_t req;
     size_t len;
+    tt_rbuf_t *shared; /* NULL: the bytes follow in data[] */
     char data[];
 } write_req_t;
 
@@ -80,6 +81,7 @@ static void write_cb(uv_write_t *req, int status)
     write_req_t *w = tt_container_of(req, write_req_t, req);
     tt_conn_t *c = req->handle->data;
     size_t n = w->len;
+    tt_rbuf_unref(w->shared);
     free(w);
     if (status < 0 && !c->write_error) {
         c->write_error = status;
@@ -91,6 +93,7 @@ static void write_cb(uv_write_t *req, int status)
 static void enqueue(tt_conn_t *c, const char *a, size_t alen, const char *b, size_t blen)
 {
     write_req_t *w = tt_xmalloc(sizeof *w + alen + blen);
+    w->shared = NULL;
     memcpy(w->data, a, alen);
     if (blen)
         memcpy(w->data + alen, b, blen);
@@ -139,6 +142,40 @@ void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, siz
         enqueue(c, pb, blen, NULL, 0);
     else
         enqueue(c, pa, alen, pb, blen);
+}
+
+void tt_conn_write_shared(tt_conn_t *c, tt_rbuf_t *b)
+{
+    if (c->closing || c->write_error || b->len == 0)
+        return;
+    size_t off = 0;
+    if (c->queued == 0) {
+        uv_buf_t buf = uv_buf_init(b->data, b->len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+        if (n > 0)
+            off = (size_t)n;
+        else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+            c->write_error = n;
+            return;
+        }
+    }
+    if (off == b->len)
+        return;
+    write_req_t *w = tt_xmalloc(sizeof *w);
+    w->shared = tt_rbuf_ref(b);
+    w->len = b->len - off;
+    uv_buf_t buf = uv_buf_init(b->data + off, (unsigned)w->len);
+    c->queued += w->len;
+    if (c->queued >= TT_CONN_HIGH_WATER)
+        c->above_high = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
+    if (rc < 0) {
+        c->queued -= w->len;
+        tt_rbuf_unref(w->shared);
+        free(w);
+        if (!c->write_error)
+            c->write_error = rc;
+    }
 }
 
 void tt_conn_write(tt_conn_t *c, const void *data, size_t len)

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "rbuf.h"
+
 #define TT_CONN_HIGH_WATER (256 * 1024)
 #define TT_CONN_LOW_WATER (64 * 1024)
 #define TT_CONN_READ_BUF (64 * 1024)
@@ -52,6 +54,8 @@ void tt_conn_read_stop(tt_conn_t *c);
 void tt_conn_write(tt_conn_t *c, const void *data, size_t len);
 /* Two pieces in order (head then body), one system call when possible. */
 void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen);
+/* Queue a shared buffer (takes a reference while queued; no copy). */
+void tt_conn_write_shared(tt_conn_t *c, tt_rbuf_t *b);
 /* Close now; pending writes are dropped. Safe to call twice. */
 void tt_conn_close(tt_conn_t *c);
 /* Whether the producer should stop until on_drain. */

@@ -11,6 +11,8 @@
  * every error in the file; the result is discarded if there was any. */
 #include "route.h"
 
+#include "compat.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -135,9 +137,7 @@ static const struct {
 };
 
 static void fail(parser_t *ps, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
+    TT_PRINTF(2, 3)
     ;
 
 static void fail(parser_t *ps, const char *fmt, ...)

@@ -38,13 +38,12 @@ static int watch(uv_loop_t *loop, uv_signal_t *h, int signum)
 int tt_platform_signals_start(uv_loop_t *loop, const tt_platform_hooks_t *h)
 {
     hooks = *h;
+    /* uv_signal_init cannot fail for a valid loop; only a start can. */
     int rc = watch(loop, &sig_term, SIGTERM);
-    if (rc == 0)
-        rc = watch(loop, &sig_int, SIGINT);
-    if (rc == 0)
-        rc = watch(loop, &sig_hup, SIGHUP);
+    int rc2 = watch(loop, &sig_int, SIGINT);
+    int rc3 = watch(loop, &sig_hup, SIGHUP);
     started = 1;
-    return rc;
+    return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 void tt_platform_signals_stop(void)

@@ -67,7 +67,7 @@ int tt_tether_stop(tt_tether_t *t)
     if (t->proc) {
         int64_t status = -1;
         int sig = 0;
-        tt_proc_signal(t->proc, SIGTERM);
+        tt_proc_close_stdin(t->proc);
         if (tt_proc_wait_exit(t->proc, 15000, &status, &sig))
             rc = sig ? -1 : (int)status;
         tt_proc_free(t->proc);

@@ -21,7 +21,8 @@ typedef struct tt_tether_s {
  * -1 (the log is printed to stderr then). */
 int tt_tether_start(tt_tether_t *t, const char *conf, const char *routes,
                     const char *const *extra);
-/* SIGTERM, wait up to 15 s for exit (then kill), remove the temp dir.
+/* Ask tether to stop (stdin EOF, which works on every OS), wait up to 15 s
+ * for exit (then kill), remove the temp dir.
  * Returns the exit status, or -1 if it had to be killed. */
 int tt_tether_stop(tt_tether_t *t);
 /* Tether's log so far (malloc'd). */

@@ -26,6 +26,7 @@ struct tt_proc_s {
     uv_loop_t loop;
     uv_process_t proc;
     uv_pipe_t in; /* our end of the child's stdin; closing it is EOF there */
+    int in_closed;
     int exited;
     int64_t status;
     int term_signal;
@@ -232,6 +233,15 @@ int tt_proc_wait_exit(tt_proc_t *p, int timeout_ms, int64_t *status, int *term_s
     return 1;
 }
 
+void tt_proc_close_stdin(tt_proc_t *p)
+{
+    if (p->in_closed)
+        return;
+    p->in_closed = 1;
+    uv_close((uv_handle_t *)&p->in, NULL);
+    uv_run(&p->loop, UV_RUN_NOWAIT);
+}
+
 void tt_proc_free(tt_proc_t *p)
 {
     if (!p)
@@ -241,7 +251,8 @@ void tt_proc_free(tt_proc_t *p)
     if (!p->exited)
         fprintf(stderr, "tt_proc_free: pid %d did not exit\n", p->proc.pid);
     uv_close((uv_handle_t *)&p->proc, NULL);
-    uv_close((uv_handle_t *)&p->in, NULL);
+    if (!p->in_closed)
+        uv_close((uv_handle_t *)&p->in, NULL);
     uv_run(&p->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&p->loop) != 0)
         fprintf(stderr, "tt_proc_free: loop still busy\n");

@@ -69,6 +69,10 @@ int tt_proc_signal(tt_proc_t *p, int signum);
  * *status / *term_signal (each may be NULL) if it exited, 0 on timeout. */
 int tt_proc_wait_exit(tt_proc_t *p, int timeout_ms, int64_t *status, int *term_signal);
 
+/* Close the child's stdin (it sees EOF): the portable way to ask a child that
+ * watches its stdin (tt_origin, tether --watch-stdin) to stop gracefully. */
+void tt_proc_close_stdin(tt_proc_t *p);
+
 /* Kill the process (SIGKILL) if it is still running, reap it (bounded wait),
  * close its stdin pipe and free everything. NULL is a no-op. */
 void tt_proc_free(tt_proc_t *p);
