@@ -90,14 +90,28 @@ static void write_cb(uv_write_t *req, int status)
     written(c, n);
 }
 
-static void enqueue(tt_conn_t *c, const char *a, size_t alen, const char *b, size_t blen)
+/* Copy what the socket did not take (bufs from byte `skip` on) and queue it. */
+static void enqueue(tt_conn_t *c, const uv_buf_t *bufs, int n, size_t skip)
 {
-    write_req_t *w = tt_xmalloc(sizeof *w + alen + blen);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += bufs[i].len;
+    total -= skip;
+    write_req_t *w = tt_xmalloc(sizeof *w + total);
     w->shared = NULL;
-    memcpy(w->data, a, alen);
-    if (blen)
-        memcpy(w->data + alen, b, blen);
-    w->len = alen + blen;
+    w->len = total;
+    char *p = w->data;
+    for (int i = 0; i < n; i++) {
+        size_t len = bufs[i].len;
+        const char *base = bufs[i].base;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        memcpy(p, base + skip, len - skip);
+        p += len - skip;
+        skip = 0;
+    }
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
     c->queued += w->len;
     if (c->queued >= TT_CONN_HIGH_WATER)
@@ -111,37 +125,31 @@ static void enqueue(tt_conn_t *c, const char *a, size_t alen, const char *b, siz
     }
 }
 
-void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen)
+void tt_conn_writev(tt_conn_t *c, const uv_buf_t *bufs, int n)
 {
-    if (c->closing || c->write_error || alen + blen == 0)
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += bufs[i].len;
+    if (c->closing || c->write_error || total == 0)
         return;
-    const char *pa = a, *pb = b;
+    size_t done = 0;
     if (c->queued == 0) {
-        uv_buf_t bufs[2] = {uv_buf_init((char *)pa, (unsigned)alen),
-                            uv_buf_init((char *)pb, (unsigned)blen)};
-        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, blen ? 2 : 1);
-        if (n > 0) {
-            size_t done = (size_t)n;
-            if (done >= alen) {
-                done -= alen;
-                pb += done;
-                blen -= done;
-                alen = 0;
-            } else {
-                pa += done;
-                alen -= done;
-            }
-        } else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
-            c->write_error = n;
+        int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+        if (rc > 0) {
+            done = (size_t)rc;
+        } else if (rc < 0 && rc != UV_EAGAIN && rc != UV_ENOSYS) {
+            c->write_error = rc;
             return;
         }
     }
-    if (alen + blen == 0)
-        return;
-    if (alen == 0)
-        enqueue(c, pb, blen, NULL, 0);
-    else
-        enqueue(c, pa, alen, pb, blen);
+    if (done < total)
+        enqueue(c, bufs, n, done);
+}
+
+void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
+    tt_conn_writev(c, bufs, blen ? 2 : 1);
 }
 
 void tt_conn_write_shared(tt_conn_t *c, tt_rbuf_t *b)

@@ -52,6 +52,9 @@ void tt_conn_read_stop(tt_conn_t *c);
 /* Queue bytes (borrowed: copied if they cannot be written at once).
  * Errors surface through write_error and the next read. */
 void tt_conn_write(tt_conn_t *c, const void *data, size_t len);
+/* Several pieces in order, one system call when possible (n <= 1024, the
+ * most one uv_write takes everywhere). Borrowed, like tt_conn_write. */
+void tt_conn_writev(tt_conn_t *c, const uv_buf_t *bufs, int n);
 /* Two pieces in order (head then body), one system call when possible. */
 void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen);
 /* Queue a shared buffer (takes a reference while queued; no copy). */

@@ -1,26 +1,29 @@
-/* Deferred work queue driven by one uv_idle handle: the idle handle is
- * active only while the queue is non-empty, so an empty queue costs nothing
- * and a full one makes the loop poll without blocking. */
+/* Deferred work queue. Items run in the loop's check phase, right after the
+ * I/O callbacks of the same iteration, so work posted while handling I/O
+ * costs no extra trip through the poller. An idle handle is active while
+ * the queue is non-empty only to keep the poller from blocking when an item
+ * is posted outside the I/O phase (from a timer, or by another item). */
 #include "evloop.h"
 
 #include <stddef.h>
 
+static uv_check_t check;
 static uv_idle_t idle;
 static tt_defer_t head = {&head, &head, NULL, false};
-static bool idle_ready;
+static bool ready;
 
-static void run_queue(uv_idle_t *h)
+static void run_queue(uv_check_t *h)
 {
     (void)h;
     /* Items posted while running wait for the next turn: detach the batch. */
     tt_defer_t batch = {&batch, &batch, NULL, false};
-    if (head.next == &head)
-        return;
-    batch.next = head.next;
-    batch.prev = head.prev;
-    batch.next->prev = &batch;
-    batch.prev->next = &batch;
-    head.next = head.prev = &head;
+    if (head.next != &head) {
+        batch.next = head.next;
+        batch.prev = head.prev;
+        batch.next->prev = &batch;
+        batch.prev->next = &batch;
+        head.next = head.prev = &head;
+    }
     while (batch.next != &batch) {
         tt_defer_t *d = batch.next;
         d->next->prev = d->prev;
@@ -33,18 +36,27 @@ static void run_queue(uv_idle_t *h)
         uv_idle_stop(&idle);
 }
 
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps the poll from blocking; the check phase runs the queue */
+}
+
 int tt_evloop_init(uv_loop_t *loop)
 {
     head.next = head.prev = &head;
-    int rc = uv_idle_init(loop, &idle);
-    idle_ready = rc == 0;
+    uv_check_init(loop, &check);
+    uv_idle_init(loop, &idle);
+    int rc = uv_check_start(&check, run_queue);
+    uv_unref((uv_handle_t *)&check);
+    ready = rc == 0;
     return rc;
 }
 
 void tt_evloop_close(void)
 {
-    if (idle_ready) {
-        idle_ready = false;
+    if (ready) {
+        ready = false;
+        uv_close((uv_handle_t *)&check, NULL);
         uv_close((uv_handle_t *)&idle, NULL);
     }
 }
@@ -59,8 +71,8 @@ void tt_defer_post(tt_defer_t *d, tt_defer_cb cb)
     d->next = &head;
     head.prev->next = d;
     head.prev = d;
-    if (idle_ready)
-        uv_idle_start(&idle, run_queue);
+    if (ready)
+        uv_idle_start(&idle, on_idle);
 }
 
 void tt_defer_cancel(tt_defer_t *d)

@@ -49,12 +49,14 @@ struct tt_client_s {
     tt_conn_t conn;
     uv_timer_t timer;
     tt_defer_t step;
+    tt_defer_t flush; /* sends a response head that no body joined */
     tt_server_t *srv;
     tt_client_t *prev, *next;
     tt_parser_t parser;
     tt_msg_t req;
     tt_buf_t stash; /* unparsed bytes (next requests) */
     tt_buf_t early; /* request body read before the handler wanted it */
+    tt_buf_t out_head; /* response head waiting to leave with the first body bytes */
     const tt_exchange_ops_t *ops;
     void *x;
     uint64_t body_seen;
@@ -68,7 +70,7 @@ struct tt_client_s {
     bool parse_paused;   /* parser stopped at the end of a message */
     bool rs_started, rs_done;
     bool keep_alive;
-    bool chunked_out, chunk_open, no_body_out;
+    bool chunked_out, no_body_out, head_pending;
     bool close_after;
 };
 
@@ -275,7 +277,7 @@ static void next_request(tt_client_t *cl)
     cl->ops = NULL;
     cl->x = NULL;
     cl->rq_complete = cl->rq_end_sent = cl->want_body = cl->body_paused = false;
-    cl->rs_started = cl->rs_done = cl->chunked_out = cl->chunk_open = cl->no_body_out = false;
+    cl->rs_started = cl->rs_done = cl->chunked_out = cl->no_body_out = false;
     tt_buf_free(&cl->early);
     tt_msg_free(&cl->req);
     tt_msg_init(&cl->req);
@@ -413,6 +415,8 @@ static void client_close(tt_client_t *cl)
         ops->on_abort(cl->x);
     }
     tt_defer_cancel(&cl->step);
+    tt_defer_cancel(&cl->flush);
+    tt_buf_free(&cl->out_head);
     if (cl->prev)
         cl->prev->next = cl->next;
     else
@@ -518,6 +522,18 @@ void tt_client_resume_body(tt_client_t *cl)
     update_reading(cl);
 }
 
+/* The head waits in out_head so that it leaves with the first body bytes in
+ * one system call; a deferred flush sends it alone if no body comes in the
+ * same loop iteration. */
+static void flush_head(tt_defer_t *d)
+{
+    tt_client_t *cl = tt_container_of(d, tt_client_t, flush);
+    if (!cl->head_pending)
+        return;
+    cl->head_pending = false;
+    tt_conn_write(&cl->conn, cl->out_head.data, cl->out_head.len);
+}
+
 void tt_client_respond(tt_client_t *cl, const tt_resp_head_t *h)
 {
     if (cl->rs_started || cl->state != CL_EXCHANGE)
@@ -528,28 +544,48 @@ void tt_client_respond(tt_client_t *cl, const tt_resp_head_t *h)
     cl->no_body_out = head || bodiless;
     if (cl->close_after || cl->srv->stopping)
         cl->keep_alive = false;
-    tt_buf_t b = TT_BUF_INIT;
-    tt_buf_appendf(&b, "HTTP/1.%d %d %s\r\n", cl->req.minor >= 1 ? 1 : 0, h->status,
+    tt_buf_t *b = &cl->out_head;
+    tt_buf_reset(b);
+    tt_buf_appendf(b, "HTTP/1.%d %d %s\r\n", cl->req.minor >= 1 ? 1 : 0, h->status,
                    h->reason ? h->reason : tt_http_reason(h->status));
-    tt_buf_append(&b, h->headers, h->headers_len);
+    tt_buf_append(b, h->headers, h->headers_len);
     if (h->content_length >= 0) {
         if (h->status != 204 && h->status >= 200)
-            tt_buf_appendf(&b, "Content-Length: %lld\r\n", (long long)h->content_length);
+            tt_buf_appendf(b, "Content-Length: %lld\r\n", (long long)h->content_length);
     } else if (!cl->no_body_out) {
         if (cl->req.minor >= 1 && cl->req.major == 1) {
             cl->chunked_out = true;
-            tt_buf_appends(&b, "Transfer-Encoding: chunked\r\n");
+            tt_buf_appends(b, "Transfer-Encoding: chunked\r\n");
         } else {
             cl->keep_alive = false; /* the body ends where the connection does */
         }
     }
     if (!cl->keep_alive)
-        tt_buf_appends(&b, "Connection: close\r\n");
+        tt_buf_appends(b, "Connection: close\r\n");
     else if (cl->req.minor == 0)
-        tt_buf_appends(&b, "Connection: keep-alive\r\n");
-    tt_buf_appends(&b, "\r\n");
-    tt_conn_write(&cl->conn, b.data, b.len);
-    tt_buf_free(&b);
+        tt_buf_appends(b, "Connection: keep-alive\r\n");
+    tt_buf_appends(b, "\r\n");
+    cl->head_pending = true;
+    tt_defer_post(&cl->flush, flush_head);
+}
+
+void tt_client_flush(tt_client_t *cl)
+{
+    flush_head(&cl->flush);
+}
+
+/* Write the pending head (if any), then `n` pieces. */
+static void write_out(tt_client_t *cl, uv_buf_t *pieces, int n)
+{
+    uv_buf_t bufs[5];
+    int k = 0;
+    if (cl->head_pending) {
+        cl->head_pending = false;
+        bufs[k++] = uv_buf_init(cl->out_head.data, (unsigned)cl->out_head.len);
+    }
+    for (int i = 0; i < n; i++)
+        bufs[k++] = pieces[i];
+    tt_conn_writev(&cl->conn, bufs, k);
 }
 
 void tt_client_body(tt_client_t *cl, const char *data, size_t len)
@@ -557,25 +593,23 @@ void tt_client_body(tt_client_t *cl, const char *data, size_t len)
     if (!cl->rs_started || cl->rs_done || cl->no_body_out || len == 0)
         return;
     if (!cl->chunked_out) {
-        tt_conn_write(&cl->conn, data, len);
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        write_out(cl, &b, 1);
         return;
     }
-    char size[32];
-    int n = snprintf(size, sizeof size, "%s%zx\r\n", cl->chunk_open ? "\r\n" : "", len);
-    cl->chunk_open = true;
-    tt_conn_write2(&cl->conn, size, (size_t)n, data, len);
+    char size[24];
+    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+    uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                     uv_buf_init("\r\n", 2)};
+    write_out(cl, b, 3);
 }
 
 void tt_client_end(tt_client_t *cl)
 {
     if (!cl->rs_started || cl->rs_done)
         return;
-    if (cl->chunked_out) {
-        if (cl->chunk_open)
-            tt_conn_write(&cl->conn, "\r\n0\r\n\r\n", 7);
-        else
-            tt_conn_write(&cl->conn, "0\r\n\r\n", 5);
-    }
+    uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+    write_out(cl, &last, cl->chunked_out ? 1 : 0);
     cl->rs_done = true;
     cl->ops = NULL;
     tt_defer_post(&cl->step, client_step);

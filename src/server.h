@@ -80,7 +80,11 @@ typedef struct tt_resp_head_s {
 } tt_resp_head_t;
 
 void tt_client_respond(tt_client_t *cl, const tt_resp_head_t *h);
+/* Body bytes (borrowed). The head is held back to leave with the first body
+ * bytes in one write; tt_client_flush sends it now (streams that must show
+ * their head before any body exists). */
 void tt_client_body(tt_client_t *cl, const char *data, size_t len);
+void tt_client_flush(tt_client_t *cl);
 void tt_client_end(tt_client_t *cl);
 /* A whole small response: status, optional extra header lines, text body. */
 void tt_client_simple(tt_client_t *cl, int status, const char *extra_headers,
