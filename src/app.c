@@ -17,7 +17,9 @@
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
+#include "hub.h"
 #include "proxy.h"
+#include "publish.h"
 #include "route.h"
 #include "server.h"
 #include "snapshot.h"
@@ -30,7 +32,10 @@ typedef struct app_s {
     uv_loop_t *loop;
     const tt_app_opts_t *opts;
     tt_proxy_env_t env;
+    tt_publish_env_t pub;
     tt_server_t *servers[MAX_LISTENERS];
+    const char *kinds[MAX_LISTENERS];
+    char addrs[MAX_LISTENERS][64];
     int n_servers;
     int servers_open;
     tt_server_stats_t http_stats;
@@ -228,6 +233,9 @@ static void finish_stop(app_t *a)
     a->stdin_open = false;
     tt_pool_close(a->env.pool);
     a->env.pool = NULL;
+    tt_hub_free(a->env.hub);
+    a->env.hub = NULL;
+    tt_proxy_env_clear(&a->env);
     tt_evloop_close();
     tt_log_info("stopped");
 }
@@ -317,10 +325,8 @@ static void watch_stdin(app_t *a)
 static int write_port_file(app_t *a, const char *path)
 {
     tt_buf_t b = TT_BUF_INIT;
-    const tt_config_t *cfg = a->env.snap->cfg;
     for (int i = 0; i < a->n_servers; i++)
-        tt_buf_appendf(&b, "http %s:%d\n", cfg->http_ports[i].addr,
-                       tt_server_port(a->servers[i]));
+        tt_buf_appendf(&b, "%s %s:%d\n", a->kinds[i], a->addrs[i], tt_server_port(a->servers[i]));
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
@@ -338,6 +344,23 @@ static int write_port_file(app_t *a, const char *path)
     return rc;
 }
 
+static int listen_one(app_t *a, const char *kind, const char *addr, int port,
+                      const tt_server_opts_t *so, tt_server_stats_t *stats)
+{
+    if (a->n_servers == MAX_LISTENERS)
+        return UV_EMFILE;
+    int rc = tt_server_listen(a->loop, addr, port, so, stats, &a->servers[a->n_servers]);
+    if (rc != 0) {
+        tt_log_error("cannot listen on %s:%d (%s): %s", addr, port, kind, uv_strerror(rc));
+        return rc;
+    }
+    tt_log_info("listening on %s:%d (%s)", addr, tt_server_port(a->servers[a->n_servers]), kind);
+    a->kinds[a->n_servers] = kind;
+    snprintf(a->addrs[a->n_servers], sizeof a->addrs[0], "%s", addr);
+    a->n_servers++;
+    return 0;
+}
+
 static int start_listeners(app_t *a)
 {
     const tt_config_t *cfg = a->env.snap->cfg;
@@ -351,18 +374,21 @@ static int start_listeners(app_t *a)
     so.maxconn = cfg->client_maxconn;
     so.on_request = tt_proxy_request;
     so.arg = &a->env;
-    for (size_t i = 0; i < cfg->n_http_ports && i < MAX_LISTENERS; i++) {
+    for (size_t i = 0; i < cfg->n_http_ports; i++) {
         const tt_listen_t *l = &cfg->http_ports[i];
-        int rc = tt_server_listen(a->loop, l->addr, l->port, &so, &a->http_stats,
-                                  &a->servers[a->n_servers]);
-        if (rc != 0) {
-            tt_log_error("cannot listen on %s:%d: %s", l->addr, l->port, uv_strerror(rc));
+        int rc = listen_one(a, "http", l->addr, l->port, &so, &a->http_stats);
+        if (rc != 0)
             return rc;
-        }
-        tt_log_info("listening on %s:%d", l->addr, tt_server_port(a->servers[a->n_servers]));
-        a->n_servers++;
     }
-    return 0;
+    /* The control API: private, Pushpin's limits. */
+    tt_server_opts_t co = so;
+    co.name = "control";
+    co.head_limit = cfg->push_in_http_max_headers_size;
+    co.body_limit = cfg->push_in_http_max_body_size;
+    co.maxconn = 0;
+    co.on_request = tt_publish_request;
+    co.arg = &a->pub;
+    return listen_one(a, "control", cfg->push_in_http_addr, cfg->push_in_http_port, &co, NULL);
 }
 
 int tt_app_run(const tt_app_opts_t *opts)
@@ -390,6 +416,10 @@ int tt_app_run(const tt_app_opts_t *opts)
                          cfg->backend_keepalive_timeout_ms, cfg->backend_pool_size,
                          cfg->max_response_header_size};
     a.env.pool = tt_pool_new(a.loop, &po);
+    tt_hub_opts_t ho = {cfg->message_wait_ms, cfg->id_cache_ttl_ms};
+    a.env.hub = tt_hub_new(a.loop, &ho);
+    a.pub.hub = a.env.hub;
+    a.pub.snap = &a.env.snap;
     uv_timer_init(a.loop, &a.debounce);
     a.debounce.data = &a;
     uv_timer_init(a.loop, &a.grace);

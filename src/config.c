@@ -107,6 +107,8 @@ static const key_def_t key_defs[] = {
     {"tether", "backend_keepalive_timeout", K_DURATION, F(backend_keepalive_timeout_ms), 0, 0},
     {"tether", "backend_pool_size", K_INT, F(backend_pool_size), 0, INT_MAX},
     {"tether", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, 0},
+    {"tether", "subscriber_queue_max", K_SIZE, F(subscriber_queue_max), 1024, INT_MAX},
+    {"tether", "publish_auth", K_OPTSTR, F(publish_auth), NO_LIMIT},
 };
 
 /* Keys of Pushpin's pushpin.conf and internal.conf (ZeroMQ wiring, stats,
@@ -818,6 +820,7 @@ tt_config_t *tt_config_defaults(const char *dir)
     c->backend_keepalive_timeout_ms = 30 * 1000;
     c->backend_pool_size = 32;
     c->shutdown_grace_ms = 10 * 1000;
+    c->subscriber_queue_max = 1024 * 1024;
     return c;
 }
 
@@ -873,5 +876,6 @@ void tt_config_free(tt_config_t *c)
     free(c->sig_iss);
     free(c->sig_key);
     free(c->upstream_key);
+    free(c->publish_auth);
     free(c);
 }

@@ -83,6 +83,10 @@ typedef struct tt_config_s {
     uint64_t backend_keepalive_timeout_ms; /* 30 s an idle pooled backend connection is kept */
     int backend_pool_size;                /* 32 idle connections kept per target */
     uint64_t shutdown_grace_ms;           /* 10 s for in-flight requests on SIGTERM */
+    size_t subscriber_queue_max; /* 1 MiB unsent to one held client: past it, it is cut off */
+    /* Publish API authentication (off by default, as Pushpin): "bearer:TOKEN"
+     * or "jwt:KEY" (an HS256 JWT signed with KEY, base64: allowed). */
+    char *publish_auth;
 } tt_config_t;
 
 /* A config with every default; `dir` is the base for relative paths (NULL = "."). */

@@ -14,9 +14,12 @@
 #include "snapshot.h"
 #include "upstream.h"
 
+typedef struct tt_hub_s tt_hub_t;
+
 typedef struct tt_proxy_stats_s {
     uint64_t requests, responses, no_route, bad_gateway, gateway_timeout, retries, failovers;
-    int active;
+    uint64_t held, grip_errors, slow_subscribers, link_fetches;
+    int active, holding;
 } tt_proxy_stats_t;
 
 /* What every request needs from the application. */
@@ -24,18 +27,22 @@ typedef struct tt_proxy_env_s {
     uv_loop_t *loop;
     tt_snapshot_t *snap; /* current snapshot; the request takes a ref */
     tt_pool_t *pool;
+    tt_hub_t *hub;
     tt_proxy_stats_t stats;
+    /* Grip-Sig cache: tokens change once a second at most. */
+    char *sig_token;
+    char *sig_for; /* "iss\nkey" the token was made for */
+    int64_t sig_time;
 } tt_proxy_env_t;
+
+/* Free what the environment caches (at shutdown). */
+void tt_proxy_env_clear(tt_proxy_env_t *env);
 
 /* Server on_request handler; `arg` is a tt_proxy_env_t. */
 void tt_proxy_request(tt_client_t *cl, tt_msg_t *req, void *arg);
 
-/* Build the backend request head for `req` under `route`/`target` into `out`
- * (request line, headers, final CRLF). Pure: used by the proxy and tests.
- * `peer` is the client address, `tls` whether the client used TLS, and
- * `chunked` tells that the body will be sent chunked. */
-void tt_proxy_build_head(const tt_config_t *cfg, const tt_route_t *route,
-                         const tt_target_t *target, const tt_msg_t *req, const char *peer,
-                         bool tls, tt_buf_t *out);
+/* Grip-Sig (HS256 with the route's or the global key and issuer) and
+ * Grip-Feature header lines for a request to a GRIP route's backend. */
+void tt_proxy_grip_headers(tt_proxy_env_t *env, const tt_route_t *route, tt_buf_t *out);
 
 #endif

@@ -604,6 +604,25 @@ void tt_client_body(tt_client_t *cl, const char *data, size_t len)
     write_out(cl, b, 3);
 }
 
+bool tt_client_chunked(const tt_client_t *cl)
+{
+    return cl->chunked_out;
+}
+
+void tt_client_body_shared(tt_client_t *cl, tt_rbuf_t *b)
+{
+    if (!cl->rs_started || cl->rs_done || cl->no_body_out)
+        return;
+    if (cl->head_pending)
+        flush_head(&cl->flush);
+    tt_conn_write_shared(&cl->conn, b);
+}
+
+size_t tt_client_queued(const tt_client_t *cl)
+{
+    return cl->conn.queued;
+}
+
 void tt_client_end(tt_client_t *cl)
 {
     if (!cl->rs_started || cl->rs_done)

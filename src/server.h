@@ -85,6 +85,13 @@ void tt_client_respond(tt_client_t *cl, const tt_resp_head_t *h);
  * their head before any body exists). */
 void tt_client_body(tt_client_t *cl, const char *data, size_t len);
 void tt_client_flush(tt_client_t *cl);
+/* Whether body bytes go out as HTTP chunks (else raw, close-delimited or
+ * Content-Length). Valid after tt_client_respond. */
+bool tt_client_chunked(const tt_client_t *cl);
+/* Already framed body bytes, shared (no copy): a chunk when chunked. */
+void tt_client_body_shared(tt_client_t *cl, tt_rbuf_t *b);
+/* Bytes queued for the client and not yet written. */
+size_t tt_client_queued(const tt_client_t *cl);
 void tt_client_end(tt_client_t *cl);
 /* A whole small response: status, optional extra header lines, text body. */
 void tt_client_simple(tt_client_t *cl, int status, const char *extra_headers,

@@ -469,6 +469,12 @@ void tt_upstream_send2(tt_upstream_t *u, const void *a, size_t alen, const void 
         tt_conn_write2(&u->conn, a, alen, b, blen);
 }
 
+void tt_upstream_sendv(tt_upstream_t *u, const uv_buf_t *bufs, int n)
+{
+    if (u->state == UP_ACTIVE)
+        tt_conn_writev(&u->conn, bufs, n);
+}
+
 void tt_upstream_request_done(tt_upstream_t *u, bool no_body)
 {
     u->req_done = true;

@@ -58,6 +58,7 @@ tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, bool fr
 bool tt_upstream_reused(const tt_upstream_t *u);
 void tt_upstream_send(tt_upstream_t *u, const void *data, size_t len);
 void tt_upstream_send2(tt_upstream_t *u, const void *a, size_t alen, const void *b, size_t blen);
+void tt_upstream_sendv(tt_upstream_t *u, const uv_buf_t *bufs, int n);
 /* `no_body`: the request was HEAD, so the response carries no body. */
 void tt_upstream_request_done(tt_upstream_t *u, bool no_body);
 void tt_upstream_pause(tt_upstream_t *u);

@@ -16,7 +16,9 @@ int tt_tether_start(tt_tether_t *t, const char *conf, const char *routes,
     if (!t->dir)
         return -1;
     char buf[8192];
-    snprintf(buf, sizeof buf, "[runner]\nlog_level=3\n%s", conf ? conf : "");
+    /* The control API on a free port too, so that tests run in parallel. */
+    snprintf(buf, sizeof buf, "[runner]\nlog_level=3\n[handler]\npush_in_http_port=0\n%s",
+             conf ? conf : "");
     t->conf = tt_test_write_file(t->dir, "tether.conf", buf);
     t->routes = tt_test_write_file(t->dir, "routes", routes ? routes : "");
     char pf[4096];
