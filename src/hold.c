@@ -412,7 +412,19 @@ bool tt__hold_on_head(tt_proxy_t *px, tt_msg_t *resp)
         px->state = PX_STREAMING;
         return true;
     }
-    return false; /* instructions without a hold: passthrough minus Grip-* */
+    /* Instructions without a hold: the response as it is, minus Grip-*, with
+     * Grip-Status and Grip-Expose-Headers applied. */
+    tt_buf_t h = TT_BUF_INIT;
+    tt__proxy_response_headers(resp, in, &h);
+    int code = in->status ? in->status : resp->status;
+    const char *reason = in->status ? in->reason : (resp->target_len ? tt_msg_target(resp) : NULL);
+    int64_t clen = resp->has_content_length ? (int64_t)resp->content_length : -1;
+    tt_resp_head_t rh = {code, reason, h.data ? h.data : "", h.len, clen};
+    px->status = code;
+    px->state = PX_RESPONDING;
+    tt_client_respond(px->cl, &rh);
+    tt_buf_free(&h);
+    return true;
 }
 
 void tt__hold_on_body(tt_proxy_t *px, const char *data, size_t len)
@@ -476,12 +488,13 @@ static void json_ready(tt_proxy_t *px)
 
 void tt__hold_on_end(tt_proxy_t *px)
 {
-    px->resp_msg = NULL;
     if (px->state == PX_INSTRUCT) {
         if (!px->in || px->in->hold != TT_HOLD_RESPONSE) {
-            json_ready(px);
+            json_ready(px); /* resp_msg is still valid inside on_end */
+            px->resp_msg = NULL;
             return;
         }
+        px->resp_msg = NULL;
         start_response_hold(px);
         return;
     }

@@ -36,7 +36,8 @@ int tt_tether_start(tt_tether_t *t, const char *conf, const char *routes,
     if (!t->proc)
         return -1;
     t->port = tt_proc_wait_port(t->proc, pf, "http", 10000);
-    if (t->port <= 0) {
+    t->control_port = tt_proc_wait_port(t->proc, pf, "control", 10000);
+    if (t->port <= 0 || t->control_port <= 0) {
         char *log = tt_tether_log(t);
         fprintf(stderr, "tether did not start; log:\n%s\n", log ? log : "(none)");
         free(log);
@@ -107,6 +108,24 @@ int tt_tether_cli(const char *const *args, char **out)
     tt_test_rmtree(dir);
     free(dir);
     return rc;
+}
+
+int tt_tether_publish(const tt_tether_t *t, const char *json, tt_resp_t *r)
+{
+    size_t n = strlen(json);
+    char *req = tt_xmalloc(n + 200);
+    snprintf(req, n + 200,
+             "POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s",
+             n, json);
+    tt_resp_t own;
+    tt_resp_t *out = r ? r : &own;
+    int rc = tt_http_request(t->control_port, req, out, 10000);
+    free(req);
+    int status = rc == 0 ? out->status : -1;
+    if (!r)
+        tt_resp_free(&own);
+    return status;
 }
 
 int tt_dead_port(void)

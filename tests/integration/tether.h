@@ -9,6 +9,7 @@
 typedef struct tt_tether_s {
     tt_proc_t *proc;
     int port;
+    int control_port; /* the publish API */
     char *dir;
     char *conf;   /* path of the config file */
     char *routes; /* path of the routes file */
@@ -32,6 +33,9 @@ int tt_tether_wait_log(const tt_tether_t *t, const char *needle, int timeout_ms)
 /* Run `tether ARGS...` to completion (bounded), capturing its output into a
  * malloc'd string *out; returns the exit status or -1 on timeout. */
 int tt_tether_cli(const char *const *args, char **out);
+/* POST `json` to the control API's /publish; returns the HTTP status (or -1)
+ * and leaves the response in *r when r is not NULL. */
+int tt_tether_publish(const tt_tether_t *t, const char *json, tt_resp_t *r);
 /* A 127.0.0.1 port where nothing listens (bound, then closed). */
 int tt_dead_port(void);
 
