@@ -85,8 +85,7 @@ void tt__hold_release(tt_proxy_t *px)
         uv_timer_stop(&px->timer);
         uv_timer_stop(&px->ka_timer);
     }
-    if (px->in && px->in->gone_link && px->state == PX_DONE && px->status != 0 &&
-        !tt_client_responded(px->cl)) {
+    if (px->in && px->in->gone_link && px->client_gone && px->held) {
         /* The client left while held: tell the backend (rel=gone). */
         tt__proxy_gone(px->env, px, px->in->gone_link);
     }

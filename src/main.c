@@ -6,6 +6,7 @@
 #include "app.h"
 #include "log.h"
 #include "platform.h"
+#include "publish_cli.h"
 
 static const char usage[] =
     "usage: tether <command> [options]\n"
@@ -13,6 +14,7 @@ static const char usage[] =
     "commands:\n"
     "  run            run the proxy\n"
     "  check-config   load the configuration and routes, print every problem\n"
+    "  publish        publish to a channel (tether publish --help)\n"
     "  version        print the version\n"
     "  help           print this help\n"
     "\n"
@@ -89,6 +91,8 @@ int main(int argc, char **argv)
         printf("tether %s\n", TT_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "publish") == 0)
+        return tt_publish_cli(argc - 1, argv + 1);
     tt_app_opts_t o;
     memset(&o, 0, sizeof o);
     o.log_level = -1;

@@ -364,6 +364,7 @@ static void cl_on_drain(void *x)
 static void cl_on_abort(void *x)
 {
     tt_proxy_t *px = x;
+    px->client_gone = true;
     tt__proxy_finish(px, "client-gone");
 }
 

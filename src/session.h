@@ -69,6 +69,7 @@ typedef struct tt_proxy_s {
     uv_timer_t ka_timer; /* stream keep-alive */
     bool timers_init;
     bool held;        /* counted in stats.holding */
+    bool client_gone; /* the client disconnected (rel=gone is due) */
     tt_msg_t *resp_msg; /* the backend response head, valid until its end */
     int handles; /* open timers; the session is freed when the last closes */
     char *link_url;      /* the link being fetched */

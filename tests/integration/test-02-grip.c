@@ -571,3 +571,32 @@ TEST_IMPL(hold_test_target)
     ASSERT_EQ(tt_tether_stop(&t), 0);
     return 0;
 }
+
+/* rel=gone: when a held client leaves, the backend gets a POST. */
+TEST_IMPL(hold_gone_link)
+{
+    gfx_t fx;
+    gfx_start(&fx, NULL, NULL);
+    tt_tc_t *c = open_get(&fx, HOLD_STREAM("gn", "&h=Grip-Link:%20%3C/status/204%3E;%20rel=gone"));
+    ASSERT(wait_for(c, "start\n", T_MS));
+    wait_subscribed(&fx, "gn", 1);
+    tt_tc_close(c);
+    ASSERT(tt_tether_wait_log(&fx.tether, "gone link answered 204", T_MS));
+    gfx_stop(&fx);
+    return 0;
+}
+
+/* Grip-Expose-Headers: only the listed headers reach the client. */
+TEST_IMPL(hold_expose_headers)
+{
+    gfx_t fx;
+    gfx_start(&fx, NULL, NULL);
+    tt_tc_t *c = open_get(&fx, HOLD_STREAM("ex", "&h=Grip-Expose-Headers:%20X-Shown&h=X-Shown:%201"
+                                                 "&h=X-Hidden:%202"));
+    ASSERT(wait_for(c, "start\n", T_MS));
+    ASSERT_CONTAINS(tt_tc_data(c, NULL), "X-Shown: 1");
+    ASSERT_NOT_CONTAINS(tt_tc_data(c, NULL), "X-Hidden");
+    tt_tc_close(c);
+    gfx_stop(&fx);
+    return 0;
+}
