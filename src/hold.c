@@ -174,10 +174,17 @@ static void response_deliver(tt_sub_t *sub, tt_delivery_t *d)
     }
     if (r->action != TT_ACT_SEND)
         return; /* close is not a response action */
+    /* The head is this subscriber's (merged headers); the body is shared. */
     tt_buf_t h = TT_BUF_INIT;
     merge_headers(px, r, &h);
-    send_response(px, r->code ? r->code : 200, r->reason, h.data, h.len,
-                  r->has_body ? r->body : "", r->has_body ? r->body_len : 0);
+    tt_rbuf_t *body = tt_hub_response_body(d);
+    tt_resp_head_t rh = {r->code ? r->code : 200, r->reason, h.data ? h.data : "", h.len,
+                         (int64_t)body->len};
+    px->status = rh.status;
+    px->bytes_out = body->len;
+    tt_client_respond(px->cl, &rh);
+    tt_client_body_shared(px->cl, body);
+    tt_client_end(px->cl);
     tt_buf_free(&h);
     tt__proxy_finish(px, "published");
 }

@@ -232,6 +232,15 @@ tt_rbuf_t *tt_hub_stream_chunk(tt_delivery_t *d)
     return d->chunk;
 }
 
+tt_rbuf_t *tt_hub_response_body(tt_delivery_t *d)
+{
+    if (!d->body) {
+        const tt_pub_http_response_t *r = &d->item->http_response;
+        d->body = tt_rbuf_copy(r->has_body ? r->body : "", r->has_body ? r->body_len : 0);
+    }
+    return d->body;
+}
+
 tt_rbuf_t *tt_hub_stream_raw(tt_delivery_t *d)
 {
     if (!d->raw) {
@@ -266,7 +275,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
         free(c->last_id);
         c->last_id = tt_xstrdup(item->id);
     }
-    tt_delivery_t d = {item, NULL, NULL};
+    tt_delivery_t d = {item, NULL, NULL, NULL};
     size_t n = 0;
     tt_sub_t *saved = h->iter_next;
     c->walking++;
@@ -279,6 +288,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
     h->iter_next = saved;
     tt_rbuf_unref(d.chunk);
     tt_rbuf_unref(d.raw);
+    tt_rbuf_unref(d.body);
     h->stats.delivered += n;
     return n;
 }

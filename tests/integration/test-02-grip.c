@@ -600,3 +600,46 @@ TEST_IMPL(hold_expose_headers)
     gfx_stop(&fx);
     return 0;
 }
+
+/* No Grip-Hold but a next link: one response made of the chained pages. */
+TEST_IMPL(hold_link_paging)
+{
+    gfx_t fx;
+    gfx_start(&fx, NULL, NULL);
+    tt_resp_t r;
+    ASSERT_OK(tt_http_request(
+        fx.tether.port,
+        "GET /respond?h=Grip-Link:%20%3C/respond%3Fh%3DGrip-Link:%2520%253C/respond%253Fbody%253D"
+        "page3%253E%253B%2520rel%253Dnext%26body%3Dpage2-%3E;%20rel=next&body=page1- HTTP/1.1\r\n"
+        "Host: h\r\n\r\n",
+        &r, T_MS));
+    ASSERT_EQ(r.status, 200);
+    ASSERT(r.chunked);
+    ASSERT_STR_EQ(r.body, "page1-page2-page3");
+    tt_resp_free(&r);
+    gfx_stop(&fx);
+    return 0;
+}
+
+/* A hint on a stream fetches the next link and appends what it returns. */
+TEST_IMPL(hold_stream_hint)
+{
+    gfx_t fx;
+    gfx_start(&fx, NULL, NULL);
+    tt_tc_t *c = open_get(
+        &fx, "/respond?h=Grip-Hold:%20stream&h=Grip-Channel:%20sh"
+             "&h=Grip-Link:%20%3C/respond%3Fh%3DGrip-Hold:%2520stream%26h%3DGrip-Channel:%2520sh"
+             "%26body%3Dfetched%250A%3E;%20rel=next&body=start%0A");
+    ASSERT(wait_for(c, "start\n", T_MS));
+    wait_subscribed(&fx, "sh", 1);
+    publish_ok(&fx, "{\"items\":[{\"channel\":\"sh\",\"formats\":{\"http-stream\":"
+                    "{\"action\":\"hint\"}}}]}");
+    ASSERT(wait_for(c, "fetched\n", T_MS));
+    wait_subscribed(&fx, "sh", 2);
+    publish_ok(&fx, "{\"items\":[{\"channel\":\"sh\",\"formats\":{\"http-stream\":"
+                    "{\"content\":\"live\\n\"}}}]}");
+    ASSERT(wait_for(c, "live\n", T_MS));
+    tt_tc_close(c);
+    gfx_stop(&fx);
+    return 0;
+}
