@@ -32,6 +32,23 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --- npm: the GRIP client library for tests/integration/test-03-griplib.c ---
+# Optional: without node/npm, or when `npm ci` fails, those tests report
+# themselves skipped; nothing else depends on it.
+GRIPLIB=tests/fixtures/griplib
+if [[ ! -d $GRIPLIB/node_modules ]]; then
+    if command -v node >/dev/null && command -v npm >/dev/null; then
+        echo "tests/run.sh: npm ci in $GRIPLIB"
+        if ! (cd "$GRIPLIB" && npm ci --no-audit --no-fund --loglevel=error); then
+            rm -rf "$GRIPLIB/node_modules" # no half install: the tests skip cleanly
+            echo "tests/run.sh: warning: npm ci failed in $GRIPLIB; the griplib_* tests will be skipped" >&2
+        fi
+    else
+        echo "tests/run.sh: node/npm not found; the griplib_* tests will be skipped" >&2
+    fi
+fi
+# --- end npm ---
+
 # shellcheck disable=SC2086 # TETHER_CMAKE_ARGS is a list of flags
 cmake -S . -B "$BUILD_DIR" -DTETHER_WERROR=ON ${TETHER_CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -166,6 +166,10 @@ static int tc_run(tt_tc_t *c, uint64_t deadline, tc_cond_fn done, void *arg)
     if (done(c, arg))
         return 1;
     uint64_t now = now_ms();
+    /* The loop runs only inside these calls, so its clock is stale by however
+     * long the test did something else: refresh it, or the timer counts from
+     * the past and a read could wait with no timer at all. */
+    uv_update_time(&c->loop);
     uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0);
     while (!done(c, arg) && !c->timed_out)
         uv_run(&c->loop, UV_RUN_ONCE);
