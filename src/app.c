@@ -387,6 +387,9 @@ static int start_listeners(app_t *a)
     co.body_limit = cfg->push_in_http_max_body_size;
     co.maxconn = 0;
     co.on_request = tt_publish_request;
+    static const tt_server_texts_t pushpin_texts = {
+        "Failed to parse request header.", "Request header too large.", "Request body too large."};
+    co.texts = &pushpin_texts;
     co.arg = &a->pub;
     return listen_one(a, "control", cfg->push_in_http_addr, cfg->push_in_http_port, &co, NULL);
 }

@@ -105,6 +105,96 @@ static void mark_held(tt_proxy_t *px)
     px->state = PX_HELD;
 }
 
+/* ---- filters (Grip-Channel `filter=`) ----------------------------------------------- */
+
+static const char *sub_meta(const tt_proxy_t *px, const char *name)
+{
+    for (size_t i = 0; i < px->in->n_meta; i++)
+        if (strcmp(px->in->meta[i].name, name) == 0)
+            return px->in->meta[i].value;
+    return NULL;
+}
+
+static const char *pub_meta(const tt_pub_item_t *item, const char *name)
+{
+    for (size_t i = 0; i < item->n_meta; i++)
+        if (strcmp(item->meta[i].name, name) == 0)
+            return item->meta[i].value;
+    return NULL;
+}
+
+static bool in_list(const char *list, const char *name)
+{
+    return list && name && *name && tt_str_list_has(list, strlen(list), name);
+}
+
+static bool subscribed_to(const tt_proxy_t *px, const char *channel)
+{
+    for (size_t i = 0; i < px->n_subs; i++)
+        if (strcmp(px->in->channels[i].name, channel) == 0)
+            return true;
+    return false;
+}
+
+/* var-subst: "%(name)s" becomes the subscription's meta value, "%%" a "%".
+ * Returns false (drop) on an unknown variable or directive, as Pushpin. */
+static bool var_subst(const tt_proxy_t *px, const char *s, size_t len, tt_buf_t *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            tt_buf_append(out, s + i, 1);
+            continue;
+        }
+        if (i + 1 < len && s[i + 1] == '%') {
+            tt_buf_append(out, "%", 1);
+            i++;
+            continue;
+        }
+        const char *close = i + 1 < len && s[i + 1] == '(' ? memchr(s + i, ')', len - i) : NULL;
+        if (!close || close + 1 >= s + len || close[1] != 's')
+            return false;
+        char *name = tt_xstrndup(s + i + 2, (size_t)(close - (s + i + 2)));
+        const char *v = sub_meta(px, name);
+        free(name);
+        if (!v)
+            return false;
+        tt_buf_appends(out, v);
+        i = (size_t)(close + 1 - s);
+    }
+    return true;
+}
+
+/* Apply the channel's filters. Returns false to drop the item for this
+ * subscriber; *content is replaced (in `scratch`) when var-subst rewrote it. */
+static bool filters_pass(const tt_proxy_t *px, size_t ch, const tt_pub_item_t *item,
+                         const char **content, size_t *len, tt_buf_t *scratch)
+{
+    const tt_grip_channel_t *c = &px->in->channels[ch];
+    for (size_t f = 0; f < c->n_filters; f++) {
+        const char *name = c->filters[f];
+        const char *user = sub_meta(px, "user");
+        if (strcmp(name, "skip-self") == 0) {
+            const char *sender = pub_meta(item, "sender");
+            if (user && *user && sender && strcmp(user, sender) == 0)
+                return false;
+        } else if (strcmp(name, "skip-users") == 0) {
+            if (in_list(pub_meta(item, "skip_users"), user))
+                return false;
+        } else if (strcmp(name, "require-sub") == 0) {
+            const char *need = pub_meta(item, "require_sub");
+            if (need && *need && !subscribed_to(px, need))
+                return false;
+        } else if (strcmp(name, "var-subst") == 0 && *content) {
+            tt_buf_reset(scratch);
+            if (!var_subst(px, *content, *len, scratch))
+                return false;
+            *content = scratch->data ? scratch->data : "";
+            *len = scratch->len;
+        }
+    }
+    return true;
+}
+
 /* ---- response holds ------------------------------------------------------------ */
 
 static void send_response(tt_proxy_t *px, int code, const char *reason, const char *headers,
@@ -174,16 +264,27 @@ static void response_deliver(tt_sub_t *sub, tt_delivery_t *d)
     }
     if (r->action != TT_ACT_SEND)
         return; /* close is not a response action */
-    /* The head is this subscriber's (merged headers); the body is shared. */
+    const char *content = r->has_body ? r->body : "";
+    size_t clen = r->has_body ? r->body_len : 0;
+    tt_buf_t scratch = TT_BUF_INIT;
+    if (!filters_pass(px, i, item, &content, &clen, &scratch)) {
+        tt_buf_free(&scratch);
+        return;
+    }
+    /* The head is this subscriber's (merged headers); the body is shared
+     * unless a filter rewrote it for this subscriber. */
     tt_buf_t h = TT_BUF_INIT;
     merge_headers(px, r, &h);
-    tt_rbuf_t *body = tt_hub_response_body(d);
+    tt_rbuf_t *body = scratch.data ? tt_rbuf_copy(scratch.data, scratch.len)
+                                   : tt_rbuf_ref(tt_hub_response_body(d));
+    tt_buf_free(&scratch);
     tt_resp_head_t rh = {r->code ? r->code : 200, r->reason, h.data ? h.data : "", h.len,
                          (int64_t)body->len};
     px->status = rh.status;
     px->bytes_out = body->len;
     tt_client_respond(px->cl, &rh);
     tt_client_body_shared(px->cl, body);
+    tt_rbuf_unref(body);
     tt_client_end(px->cl);
     tt_buf_free(&h);
     tt__proxy_finish(px, "published");
@@ -305,9 +406,20 @@ static void stream_deliver(tt_sub_t *sub, tt_delivery_t *d)
         tt__proxy_finish(px, "slow");
         return;
     }
-    px->bytes_out += st->content_len;
-    tt_client_body_shared(px->cl, tt_client_chunked(px->cl) ? tt_hub_stream_chunk(d)
-                                                           : tt_hub_stream_raw(d));
+    const char *content = st->content;
+    size_t clen = st->content_len;
+    tt_buf_t scratch = TT_BUF_INIT;
+    if (!filters_pass(px, i, item, &content, &clen, &scratch)) {
+        tt_buf_free(&scratch);
+        return;
+    }
+    px->bytes_out += clen;
+    if (scratch.data) /* rewritten for this subscriber: its own copy */
+        write_stream(px, scratch.data, scratch.len);
+    else
+        tt_client_body_shared(px->cl, tt_client_chunked(px->cl) ? tt_hub_stream_chunk(d)
+                                                               : tt_hub_stream_raw(d));
+    tt_buf_free(&scratch);
     restart_keep_alive(px);
     restart_link_timer(px);
 }

@@ -55,9 +55,12 @@ static int fail_raw(perr_t *e, const char *msg)
 }
 
 /* "Invalid format: " + detail, the shape of every item-level error. */
+static int fail(perr_t *e, const char *fmt, ...)
 #if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
+    __attribute__((format(printf, 2, 3)))
 #endif
+    ;
+
 static int fail(perr_t *e, const char *fmt, ...)
 {
     va_list ap;
@@ -310,8 +313,7 @@ static int take_payload(perr_t *e, const cJSON *v, const char *pn, const char *k
 }
 
 /* A {k:"v"} object into pairs; `what` names it in the error. */
-static int take_pairs(perr_t *e, const cJSON *obj, const char *what, tt_pub_pair_t **out,
-                      size_t *n)
+static int take_pairs(perr_t *e, const cJSON *obj, const char *what, tt_pub_pair_t **out, size_t *n)
 {
     const cJSON **m;
     size_t count = members(obj, &m);

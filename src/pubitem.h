@@ -33,15 +33,15 @@ typedef struct tt_pub_filters_s {
 /* Unless noted, the fields below are filled only for action send. */
 typedef struct tt_pub_http_response_s {
     bool present;
-    tt_pub_action_t action; /* send, hint, close or refresh; Pushpin accepts all four */
+    tt_pub_action_t action; /* any of the four parse (refresh: Pushpin 1.38+) */
     int code;               /* 0..999, 200 when absent (set for every action) */
     char *reason;           /* NULL: the standard reason for `code` */
     tt_pub_pair_t *headers; /* [[k,v],..] in order, or {k:v} sorted by key */
     size_t n_headers;
-    bool has_body;          /* body or body-bin was given */
-    char *body;             /* body, or body-bin decoded; NUL-terminated, may hold NULs */
+    bool has_body; /* body or body-bin was given */
+    char *body;    /* body, or body-bin decoded; NUL-terminated, may hold NULs */
     size_t body_len;
-    char *body_patch_json;  /* body-patch, a JSON array as compact text; NULL if absent */
+    char *body_patch_json; /* body-patch, a JSON array as compact text; NULL if absent */
     tt_pub_filters_t filters;
 } tt_pub_http_response_t;
 
@@ -71,7 +71,7 @@ typedef struct tt_pub_item_s {
     char *id;      /* NULL when absent */
     char *prev_id; /* NULL when absent */
     bool no_seq;
-    int size;           /* >= 0, or -1 when absent */
+    int size;            /* >= 0, or -1 when absent */
     tt_pub_pair_t *meta; /* sorted by name */
     size_t n_meta;
     /* None present is possible: `formats` holding only unknown keys is accepted. */
@@ -96,9 +96,13 @@ typedef struct tt_pub_batch_s {
  *                               "'ws-message' contains 'type' with unknown value";
  *                               an unknown `action` gives "Invalid format: "
  *                               with an empty detail, as in Pushpin.
- * One deliberate difference: invalid base64 in body-bin/content-bin is an error
- * ("'<format>' contains '<key>' with invalid value") where Pushpin publishes
- * whatever Qt salvages. Missing padding and whitespace are accepted. */
+ * Two deliberate differences from Pushpin 1.36: invalid base64 in body-bin or
+ * content-bin is an error ("'<format>' contains '<key>' with invalid value")
+ * where Pushpin publishes whatever Qt salvages (missing padding and whitespace
+ * are still accepted); and action "refresh" parses, as in Pushpin 1.38+.
+ * Strings are not checked for HTTP safety: header names and values, reasons
+ * and close reasons may hold CR, LF and other control bytes, so whoever
+ * writes them out must vet them. Pure and synchronous; safe on any thread. */
 int tt_pubitem_parse(const char *json, size_t len, tt_pub_batch_t **out, char *err, size_t errlen);
 
 /* Free a batch and everything in it. NULL is fine. */

@@ -24,35 +24,58 @@ typedef struct pub_req_s {
     bool receivers; /* ?receivers=1 */
 } pub_req_t;
 
-/* Pushpin's Accept rule: text/plain (or none, or * / *) and application/json. */
+/* Pushpin's Accept rule: no header means text; otherwise the last usable
+ * media range of all Accept headers wins (q ignored, case-sensitive):
+ * text/plain, text/ *, * / * give text, application/json and application/ *
+ * JSON. Returns -1 when nothing is usable (406). */
 static int pick_format(const tt_msg_t *req, bool *json)
 {
-    uint32_t len = 0;
-    const char *accept = tt_msg_get(req, "accept", &len);
     *json = false;
-    if (!accept || len == 0)
-        return 0;
-    if (tt_str_list_has(accept, len, "*/*") || tt_str_list_has(accept, len, "text/plain") ||
-        tt_str_list_has(accept, len, "text/*"))
-        return 0;
-    if (tt_str_list_has(accept, len, "application/json")) {
-        *json = true;
-        return 0;
+    int verdict = -1, seen = 0;
+    for (int i = tt_msg_find(req, "accept", 0); i >= 0;
+         i = tt_msg_find(req, "accept", (uint32_t)i + 1)) {
+        seen = 1;
+        const char *v = tt_msg_value(req, (uint32_t)i);
+        const char *end = v + req->hdrs[i].value_len;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == ','))
+                v++;
+            const char *e = v;
+            while (e < end && *e != ',' && *e != ';' && *e != ' ')
+                e++;
+            size_t n = (size_t)(e - v);
+            if ((n == 10 && !memcmp(v, "text/plain", n)) || (n == 6 && !memcmp(v, "text/*", n)) ||
+                (n == 3 && !memcmp(v, "*/*", n)))
+                verdict = 0;
+            else if ((n == 16 && !memcmp(v, "application/json", n)) ||
+                     (n == 13 && !memcmp(v, "application/*", n)))
+                verdict = 1;
+            while (e < end && *e != ',')
+                e++; /* skip parameters */
+            v = e;
+        }
     }
-    return -1;
+    if (!seen)
+        return 0;
+    if (verdict < 0)
+        return -1;
+    *json = verdict == 1;
+    return 0;
 }
 
+/* Successes follow Accept; errors are always text/plain, as Pushpin's. */
 static void answer(pub_req_t *p, int status, const char *message)
 {
     tt_buf_t b = TT_BUF_INIT;
-    if (p->json) {
+    if (p->json && status == 200) {
         char *esc = message ? tt_xstrdup(message) : tt_xstrdup("");
         tt_buf_appendf(&b, "{\"message\":\"%s\"}\n", esc);
         free(esc);
     } else {
         tt_buf_appendf(&b, "%s\n", message);
     }
-    tt_client_simple(p->cl, status, NULL, p->json ? "application/json" : "text/plain", b.data);
+    tt_client_simple(p->cl, status, NULL,
+                     p->json && status == 200 ? "application/json" : "text/plain", b.data);
     tt_buf_free(&b);
 }
 
@@ -180,6 +203,12 @@ static bool path_is(const char *t, size_t len, const char *path)
     return plen == n && memcmp(t, path, n) == 0;
 }
 
+static void text(tt_client_t *cl, int status, const char *extra, const char *body)
+{
+    tt_client_simple(cl, status, extra, "text/plain", body);
+}
+
+/* Pushpin's order of checks: 411, 406 (any path), 404, 405, then the body. */
 void tt_publish_request(tt_client_t *cl, tt_msg_t *req, void *arg)
 {
     tt_publish_env_t *env = arg;
@@ -187,29 +216,38 @@ void tt_publish_request(tt_client_t *cl, tt_msg_t *req, void *arg)
     const char *t = tt_msg_target(req);
     size_t len = req->target_len;
     bool json = false;
-    bool is_publish = path_is(t, len, "/publish") || path_is(t, len, "/publish/");
-    bool is_recover = path_is(t, len, "/recover") || path_is(t, len, "/recover/");
-    if (path_is(t, len, "/") && req->method == HTTP_GET) {
-        tt_client_simple(cl, 200, NULL, "text/plain", "Pushpin API\n");
-        return;
-    }
-    if (!is_publish && !is_recover) {
-        tt_client_simple(cl, 404, NULL, "text/plain", "Not Found\n");
-        return;
-    }
-    if (req->method != HTTP_POST) {
-        tt_client_simple(cl, 405, "Allow: POST\r\n", "text/plain", "Method Not Allowed\n");
+    bool post_like = req->method == HTTP_POST || req->method == HTTP_PUT;
+    if (req->chunked || (post_like && !req->has_content_length)) {
+        text(cl, 411, NULL, "Request requires Content-Length.\n");
         return;
     }
     if (pick_format(req, &json) != 0) {
-        tt_client_simple(cl, 406, NULL, "text/plain", "Not Acceptable\n");
+        text(cl, 406, NULL, "Not Acceptable. Supported formats are text/plain and "
+                            "application/json.\n");
+        return;
+    }
+    if (path_is(t, len, "/") || path_is(t, len, "//")) {
+        text(cl, 200, NULL, "Pushpin API\n");
+        return;
+    }
+    bool is_publish = path_is(t, len, "/publish") || path_is(t, len, "/publish/");
+    bool is_recover = path_is(t, len, "/recover") || path_is(t, len, "/recover/");
+    if (!is_publish && !is_recover) {
+        text(cl, 404, NULL, "Not Found\n");
+        return;
+    }
+    if (req->method != HTTP_POST) {
+        char body[64];
+        snprintf(body, sizeof body, "Method not allowed: %s.\n",
+                 llhttp_method_name((llhttp_method_t)req->method));
+        text(cl, 405, "Allow: POST\r\n", body);
         return;
     }
     if (!authorized((*env->snap)->cfg, req)) {
         env->stats.unauthorized++;
         tt_log_info("publish from %s refused: not authorized", tt_client_peer(cl));
-        tt_client_simple(cl, 401, "WWW-Authenticate: Bearer\r\n", "text/plain",
-                         "Unauthorized: publish_auth requires a valid bearer token\n");
+        text(cl, 401, "WWW-Authenticate: Bearer\r\n",
+             "Unauthorized: publish_auth requires a valid bearer token\n");
         return;
     }
     pub_req_t *p = tt_xcalloc(1, sizeof *p);

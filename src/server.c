@@ -192,7 +192,15 @@ static void parse_failed(tt_client_t *cl)
     }
     cl->state = CL_EXCHANGE;
     char body[256];
-    snprintf(body, sizeof body, "%s: %s\n", tt_http_reason(status), why);
+    const tt_server_texts_t *t = s->opts.texts;
+    if (t) {
+        const char *text = status == 413 ? t->body_too_large
+                           : status == 400 ? t->bad_request : t->head_too_large;
+        snprintf(body, sizeof body, "%s\n", text);
+        status = 400;
+    } else {
+        snprintf(body, sizeof body, "%s: %s\n", tt_http_reason(status), why);
+    }
     tt_client_simple(cl, status, NULL, "text/plain", body);
 }
 
@@ -213,7 +221,14 @@ static void dispatch(tt_client_t *cl)
         tt_log_info("%s: request body of %llu bytes from %s over the limit of %llu", s->opts.name,
                     (unsigned long long)cl->req.content_length, cl->peer,
                     (unsigned long long)limit);
-        tt_client_simple(cl, 413, NULL, "text/plain", "Content Too Large: request body too large\n");
+        if (s->opts.texts) {
+            char body[256];
+            snprintf(body, sizeof body, "%s\n", s->opts.texts->body_too_large);
+            tt_client_simple(cl, 400, NULL, "text/plain", body);
+        } else {
+            tt_client_simple(cl, 413, NULL, "text/plain",
+                             "Content Too Large: request body too large\n");
+        }
         return;
     }
     s->opts.on_request(cl, &cl->req, s->opts.arg);

@@ -35,6 +35,13 @@ typedef struct tt_exchange_ops_s {
     void (*on_abort)(void *x); /* connection lost before tt_client_end */
 } tt_exchange_ops_t;
 
+/* Answers for requests the server refuses itself: all 400, with these bodies. */
+typedef struct tt_server_texts_s {
+    const char *bad_request;    /* unparsable head */
+    const char *head_too_large; /* head (or target) over head_limit */
+    const char *body_too_large; /* body over body_limit */
+} tt_server_texts_t;
+
 typedef struct tt_server_opts_s {
     const char *name;             /* for logs: "http", "control" */
     size_t head_limit;            /* bytes of request head (431/414 past it) */
@@ -43,6 +50,9 @@ typedef struct tt_server_opts_s {
     uint64_t idle_timeout_ms;     /* keep-alive wait for the next request */
     int maxconn;                  /* 503 past it, 0 = unlimited */
     bool tls;                     /* requests arrive over TLS (X-Forwarded-Proto, route ssl=) */
+    /* Pushpin's control API answers limits with 400 and its own texts;
+     * NULL keeps the standard 400/414/431/413 answers. */
+    const struct tt_server_texts_s *texts;
     void (*on_request)(tt_client_t *cl, tt_msg_t *req, void *arg);
     void *arg;
 } tt_server_opts_t;

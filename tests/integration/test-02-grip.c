@@ -643,3 +643,32 @@ TEST_IMPL(hold_stream_hint)
     gfx_stop(&fx);
     return 0;
 }
+
+/* Channel filters read the subscription's meta (Grip-Set-Meta) and the
+ * item's meta: skip-self, skip-users, require-sub, var-subst. */
+TEST_IMPL(hold_filters)
+{
+    gfx_t fx;
+    gfx_start(&fx, NULL, NULL);
+    tt_tc_t *c = open_get(&fx, "/respond?h=Grip-Hold:%20stream&h=Grip-Set-Meta:%20user=alice"
+                               "&h=Grip-Channel:%20fl;%20filter=skip-self;%20filter=skip-users;"
+                               "%20filter=require-sub;%20filter=var-subst,%20other&body=x");
+    wait_subscribed(&fx, "fl", 1);
+    publish_ok(&fx, "{\"items\":["
+                    "{\"channel\":\"fl\",\"meta\":{\"sender\":\"alice\"},"
+                    "\"formats\":{\"http-stream\":{\"content\":\"<self>\"}}},"
+                    "{\"channel\":\"fl\",\"meta\":{\"skip_users\":\"bob, alice\"},"
+                    "\"formats\":{\"http-stream\":{\"content\":\"<skipped>\"}}},"
+                    "{\"channel\":\"fl\",\"meta\":{\"require_sub\":\"elsewhere\"},"
+                    "\"formats\":{\"http-stream\":{\"content\":\"<notsub>\"}}},"
+                    "{\"channel\":\"fl\",\"meta\":{\"require_sub\":\"other\",\"sender\":\"bob\"},"
+                    "\"formats\":{\"http-stream\":{\"content\":\"<hi %(user)s, 100%%>\"}}}]}");
+    ASSERT(wait_for(c, "<hi alice, 100%>", T_MS));
+    const char *d = tt_tc_data(c, NULL);
+    ASSERT_NOT_CONTAINS(d, "<self>");
+    ASSERT_NOT_CONTAINS(d, "<skipped>");
+    ASSERT_NOT_CONTAINS(d, "<notsub>");
+    tt_tc_close(c);
+    gfx_stop(&fx);
+    return 0;
+}

@@ -37,16 +37,31 @@ TEST_IMPL(publish_api_answers)
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_EQ(r.body, "{\"message\":\"Published\"}\n");
     tt_resp_free(&r);
+    /* Pushpin's Accept rule: the last usable media range wins, q ignored. */
+    ASSERT_OK(control(&t, "POST", "/publish/", "Accept: application/json, text/plain\r\n", ok,
+                      &r));
+    ASSERT_STR_EQ(r.body, "Published\n");
+    tt_resp_free(&r);
     ASSERT_OK(control(&t, "POST", "/publish/", "Accept: image/png\r\n", ok, &r));
     ASSERT_EQ(r.status, 406);
+    ASSERT_STR_EQ(r.body, "Not Acceptable. Supported formats are text/plain and application/json.\n");
     tt_resp_free(&r);
     ASSERT_OK(control(&t, "GET", "/publish/", NULL, NULL, &r));
     ASSERT_EQ(r.status, 405);
+    ASSERT_STR_EQ(r.body, "Method not allowed: GET.\n");
     char v[64];
     ASSERT_STR_EQ(tt_resp_header(&r, "Allow", v, sizeof v), "POST");
     tt_resp_free(&r);
     ASSERT_OK(control(&t, "POST", "/nothing", NULL, ok, &r));
     ASSERT_EQ(r.status, 404);
+    ASSERT_STR_EQ(r.body, "Not Found\n");
+    tt_resp_free(&r);
+    ASSERT_OK(tt_http_request(t.control_port,
+                              "POST /publish/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked"
+                              "\r\n\r\n0\r\n\r\n",
+                              &r, T_MS));
+    ASSERT_EQ(r.status, 411);
+    ASSERT_STR_EQ(r.body, "Request requires Content-Length.\n");
     tt_resp_free(&r);
     ASSERT_OK(control(&t, "POST", "/recover", NULL, "", &r));
     ASSERT_EQ(r.status, 200);
@@ -64,7 +79,10 @@ TEST_IMPL(publish_api_errors)
     } cases[] = {
         {"not json", "Body is not valid JSON.\n"},
         {"{\"foo\":1}", "Invalid format: object does not contain 'items'\n"},
-        {"{\"items\":[{\"formats\":{}}]}", "Invalid format: "},
+        {"{\"items\":[{\"formats\":{}}]}",
+         "Invalid format: publish item object does not contain 'channel'\n"},
+        {"{\"items\":[{\"channel\":\"c\"}]}", "Invalid format: no formats specified\n"},
+        {"[]", "Invalid format.\n"},
         {"", "Body is not valid JSON.\n"},
     };
     tt_tether_t t;
@@ -77,13 +95,25 @@ TEST_IMPL(publish_api_errors)
         ASSERT(strncmp(r.body, cases[i].answer, strlen(cases[i].answer)) == 0);
         tt_resp_free(&r);
     }
-    /* Over push_in_http_max_body_size. */
+    /* Over push_in_http_max_body_size: Pushpin's 400 and text. */
     char big[3000];
     memset(big, ' ', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     tt_resp_t r;
     ASSERT_OK(control(&t, "POST", "/publish/", NULL, big, &r));
-    ASSERT_EQ(r.status, 413);
+    ASSERT_EQ(r.status, 400);
+    ASSERT_STR_EQ(r.body, "Request body too large.\n");
+    tt_resp_free(&r);
+    /* And over push_in_http_max_headers_size. */
+    char head[12000];
+    memset(head, 'h', sizeof head - 1);
+    head[sizeof head - 1] = '\0';
+    char req[13000];
+    snprintf(req, sizeof req, "POST /publish/ HTTP/1.1\r\nX-Big: %s\r\nContent-Length: 0\r\n\r\n",
+             head);
+    ASSERT_OK(tt_http_request(t.control_port, req, &r, T_MS));
+    ASSERT_EQ(r.status, 400);
+    ASSERT_STR_EQ(r.body, "Request header too large.\n");
     tt_resp_free(&r);
     /* Still serving. */
     ASSERT_OK(control(&t, "POST", "/publish/", NULL, "{\"items\":[]}", &r));

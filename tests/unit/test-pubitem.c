@@ -236,8 +236,7 @@ TEST_IMPL(pubitem_item_errors)
         {ITEM("'size':-0.6"), IF "publish item object contains 'size' with invalid value"},
         {ITEM("'size':4294967295"), IF "publish item object contains 'size' with invalid value"},
         {ITEM("'size':2147483648"), IF "publish item object contains 'size' with invalid value"},
-        {ITEM("'size':'2147483648'"),
-         IF "publish item object contains 'size' with invalid value"},
+        {ITEM("'size':'2147483648'"), IF "publish item object contains 'size' with invalid value"},
         {ITEM("'no-seq':1"), ITEM_WT("no-seq")},
         {ITEM("'no-seq':'true'"), ITEM_WT("no-seq")},
         {ITEM("'no-seq':null"), ITEM_WT("no-seq")},
@@ -391,8 +390,7 @@ TEST_IMPL(pubitem_actions)
     for (size_t f = 0; f < TT_ARRAY_SIZE(fmt); f++) {
         for (size_t i = 0; i < TT_ARRAY_SIZE(t); i++) {
             const char *rest = t[i].want == TT_ACT_SEND ? payload[f] : "'body':1,'content':5";
-            snprintf(json, sizeof json, I0 "'formats':{'%s':{%s%s}}" I1, fmt[f], t[i].field,
-                     rest);
+            snprintf(json, sizeof json, I0 "'formats':{'%s':{%s%s}}" I1, fmt[f], t[i].field, rest);
             tt_pub_batch_t *b;
             const tt_pub_item_t *it = one_item(json, &b);
             tt_pub_action_t got = f == 0   ? it->http_response.action
@@ -526,8 +524,7 @@ TEST_IMPL(pubitem_http_response_errors)
          IF "headers contains list with wrong number of elements"},
         {HR("{'headers':[['x','y','z']],'body':'x'}"),
          IF "headers contains list with wrong number of elements"},
-        {HR("{'headers':[[1,'y']],'body':'x'}"),
-         IF "header contains name element with wrong type"},
+        {HR("{'headers':[[1,'y']],'body':'x'}"), IF "header contains name element with wrong type"},
         {HR("{'headers':[['x',1]],'body':'x'}"),
          IF "header contains value element with wrong type"},
         {HR("{'headers':[['x',null]],'body':'x'}"),
@@ -677,7 +674,8 @@ TEST_IMPL(pubitem_ws_message_errors)
         {WS("{'type':'binary'}"), IF "'ws-message' does not contain 'content' or 'content-bin'"},
         {WS("{'type':1,'content':'x'}"), WS_WT("type")},
         {WS("{'type':null,'content':'x'}"), WS_WT("type")},
-        {WS("{'type':'close','content':'x'}"), IF "'ws-message' contains 'type' with unknown value"},
+        {WS("{'type':'close','content':'x'}"),
+         IF "'ws-message' contains 'type' with unknown value"},
         {WS("{'type':'TEXT','content':'x'}"), IF "'ws-message' contains 'type' with unknown value"},
         {WS("{'content':1}"), WS_WT("content")},
         {WS("{'content-bin':1}"), WS_WT("content-bin")},
