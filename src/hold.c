@@ -97,6 +97,10 @@ void tt__hold_release(tt_proxy_t *px)
 
 static void mark_held(tt_proxy_t *px)
 {
+    /* What a held session no longer needs: a retry or link fetch rebuilds
+     * the request head. Held connections are many; keep them small. */
+    tt_buf_free(&px->head);
+    tt_buf_free(&px->errors);
     if (!px->held) {
         px->held = true;
         px->env->stats.holding++;

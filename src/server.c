@@ -28,7 +28,7 @@
  * still sends, so that our last response is not destroyed by an RST. */
 #define LINGER_MS 2000
 
-enum cl_state { CL_IDLE, CL_HEAD, CL_EXCHANGE, CL_LINGER, CL_CLOSED };
+enum cl_state { CL_IDLE, CL_HEAD, CL_EXCHANGE, CL_RAW, CL_LINGER, CL_CLOSED };
 
 struct tt_server_s {
     uv_tcp_t tcp;
@@ -58,6 +58,7 @@ struct tt_client_s {
     tt_buf_t early; /* request body read before the handler wanted it */
     tt_buf_t out_head; /* response head waiting to leave with the first body bytes */
     const tt_exchange_ops_t *ops;
+    const tt_raw_ops_t *raw;
     void *x;
     uint64_t body_seen;
     enum cl_state state;
@@ -150,6 +151,7 @@ static void update_reading(tt_client_t *cl)
     case CL_IDLE:
     case CL_HEAD:
     case CL_LINGER: read = cl->stash.len < STASH_MAX; break;
+    case CL_RAW: read = !cl->body_paused; break;
     case CL_EXCHANGE:
         if (!cl->rq_complete)
             read = cl->want_body && !cl->body_paused && cl->early.len == 0;
@@ -260,6 +262,13 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
 {
     tt_client_t *cl = c->data;
     if (n < 0) {
+        if (cl->state == CL_RAW && cl->raw) {
+            const tt_raw_ops_t *raw = cl->raw;
+            cl->raw = NULL;
+            raw->on_close(cl->x, (int)n);
+            client_close(cl);
+            return;
+        }
         if (cl->state == CL_EXCHANGE && cl->ops) {
             const tt_exchange_ops_t *ops = cl->ops;
             cl->ops = NULL;
@@ -272,6 +281,10 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
     }
     if (cl->state == CL_LINGER)
         return;
+    if (cl->state == CL_RAW) {
+        cl->raw->on_data(cl->x, data, (size_t)n);
+        return;
+    }
     if (cl->parse_paused || cl->state == CL_EXCHANGE) {
         if (cl->rq_complete || cl->parse_paused) {
             tt_buf_append(&cl->stash, data, (size_t)n);
@@ -360,6 +373,16 @@ static void on_linger_flush(tt_conn_t *c)
 static void client_step(tt_defer_t *d)
 {
     tt_client_t *cl = tt_container_of(d, tt_client_t, step);
+    if (cl->state == CL_RAW) {
+        /* Bytes that arrived with the upgrade request. */
+        if (cl->stash.len && cl->raw) {
+            tt_buf_t b = cl->stash;
+            cl->stash = (tt_buf_t)TT_BUF_INIT;
+            cl->raw->on_data(cl->x, b.data, b.len);
+            tt_buf_free(&b);
+        }
+        return;
+    }
     if (cl->state != CL_EXCHANGE)
         return;
     if (cl->rs_done) {
@@ -423,7 +446,13 @@ static void client_close(tt_client_t *cl)
     if (cl->state == CL_CLOSED)
         return;
     tt_server_t *s = cl->srv;
+    bool was_raw = cl->state == CL_RAW;
     cl->state = CL_CLOSED;
+    if (was_raw && cl->raw) {
+        const tt_raw_ops_t *raw = cl->raw;
+        cl->raw = NULL;
+        raw->on_close(cl->x, UV_ECANCELED);
+    }
     if (cl->ops) {
         const tt_exchange_ops_t *ops = cl->ops;
         cl->ops = NULL;
@@ -450,6 +479,8 @@ static void on_drain(tt_conn_t *c)
     tt_client_t *cl = c->data;
     if (cl->state == CL_EXCHANGE && cl->ops && cl->ops->on_drain)
         cl->ops->on_drain(cl->x);
+    else if (cl->state == CL_RAW && cl->raw && cl->raw->on_drain)
+        cl->raw->on_drain(cl->x);
 }
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -617,6 +648,66 @@ void tt_client_body(tt_client_t *cl, const char *data, size_t len)
     uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
                      uv_buf_init("\r\n", 2)};
     write_out(cl, b, 3);
+}
+
+void tt_client_upgrade(tt_client_t *cl, const char *headers, size_t len, const tt_raw_ops_t *ops,
+                       void *x)
+{
+    tt_buf_t b = TT_BUF_INIT;
+    tt_buf_appends(&b, "HTTP/1.1 101 Switching Protocols\r\n");
+    tt_buf_append(&b, headers, len);
+    tt_buf_appends(&b, "\r\n");
+    tt_conn_write(&cl->conn, b.data, b.len);
+    tt_buf_free(&b);
+    cl->state = CL_RAW;
+    cl->ops = NULL;
+    cl->raw = ops;
+    cl->x = x;
+    cl->rs_started = true;
+    cl->body_paused = false;
+    tt_buf_free(&cl->out_head);
+    tt_buf_free(&cl->early);
+    uv_timer_stop(&cl->timer);
+    if (cl->stash.len)
+        tt_defer_post(&cl->step, client_step);
+    update_reading(cl);
+}
+
+void tt_client_raw_write(tt_client_t *cl, const char *data, size_t len)
+{
+    if (cl->state == CL_RAW)
+        tt_conn_write(&cl->conn, data, len);
+}
+
+void tt_client_raw_shared(tt_client_t *cl, tt_rbuf_t *b)
+{
+    if (cl->state == CL_RAW)
+        tt_conn_write_shared(&cl->conn, b);
+}
+
+void tt_client_raw_pause(tt_client_t *cl)
+{
+    cl->body_paused = true;
+    update_reading(cl);
+}
+
+void tt_client_raw_resume(tt_client_t *cl)
+{
+    cl->body_paused = false;
+    update_reading(cl);
+}
+
+void tt_client_raw_end(tt_client_t *cl)
+{
+    if (cl->state != CL_RAW)
+        return;
+    cl->raw = NULL;
+    start_linger(cl);
+}
+
+const tt_msg_t *tt_client_request(const tt_client_t *cl)
+{
+    return &cl->req;
 }
 
 bool tt_client_chunked(const tt_client_t *cl)

@@ -103,6 +103,31 @@ void tt_client_body_shared(tt_client_t *cl, tt_rbuf_t *b);
 /* Bytes queued for the client and not yet written. */
 size_t tt_client_queued(const tt_client_t *cl);
 void tt_client_end(tt_client_t *cl);
+/* Another protocol on the connection (WebSocket). */
+typedef struct tt_raw_ops_s {
+    void (*on_data)(void *x, const char *data, size_t len); /* bytes from the client */
+    void (*on_drain)(void *x);           /* the client's write queue drained */
+    void (*on_close)(void *x, int err);  /* the connection ended; do not use the client after */
+} tt_raw_ops_t;
+
+/* Answer 101 with `headers` (lines; the status line and final CRLF are
+ * added, nothing else) and hand the connection to `ops`: from now on every
+ * byte the client sends goes to ops->on_data (bytes that came with the
+ * request are delivered on the next loop turn). The request stays valid
+ * until the connection closes. */
+void tt_client_upgrade(tt_client_t *cl, const char *headers, size_t len, const tt_raw_ops_t *ops,
+                       void *x);
+/* Raw bytes to the client (borrowed), or a shared buffer (referenced). */
+void tt_client_raw_write(tt_client_t *cl, const char *data, size_t len);
+void tt_client_raw_shared(tt_client_t *cl, tt_rbuf_t *b);
+void tt_client_raw_pause(tt_client_t *cl);
+void tt_client_raw_resume(tt_client_t *cl);
+/* End an upgraded connection: send what is queued, then close (with a
+ * linger so the peer reads our last bytes). No callback follows. */
+void tt_client_raw_end(tt_client_t *cl);
+/* The client's request (valid during the exchange, or while upgraded). */
+const tt_msg_t *tt_client_request(const tt_client_t *cl);
+
 /* A whole small response: status, optional extra header lines, text body. */
 void tt_client_simple(tt_client_t *cl, int status, const char *extra_headers,
                       const char *content_type, const char *body);
