@@ -109,6 +109,7 @@ static const key_def_t key_defs[] = {
     {"tether", "shutdown_grace", K_DURATION, F(shutdown_grace_ms), 0, 0},
     {"tether", "subscriber_queue_max", K_SIZE, F(subscriber_queue_max), 1024, INT_MAX},
     {"tether", "publish_auth", K_OPTSTR, F(publish_auth), NO_LIMIT},
+    {"tether", "ws_max_message", K_SIZE, F(ws_max_message), 1, INT_MAX},
 };
 
 /* Keys of Pushpin's pushpin.conf and internal.conf (ZeroMQ wiring, stats,
@@ -821,6 +822,7 @@ tt_config_t *tt_config_defaults(const char *dir)
     c->backend_pool_size = 32;
     c->shutdown_grace_ms = 10 * 1000;
     c->subscriber_queue_max = 1024 * 1024;
+    c->ws_max_message = 1024 * 1024;
     return c;
 }
 

@@ -447,7 +447,7 @@ static void start_stream_hold(tt_proxy_t *px)
 static void respond_stream_head(tt_proxy_t *px, const tt_msg_t *resp)
 {
     tt_buf_t h = TT_BUF_INIT;
-    tt__proxy_response_headers(resp, px->in, &h);
+    tt_proxy_response_headers(resp, px->in, &h);
     int code = px->in->status ? px->in->status : resp->status;
     const char *reason = px->in->status ? px->in->reason : (resp->target_len ? tt_msg_target(resp)
                                                                               : NULL);
@@ -519,7 +519,7 @@ bool tt__hold_on_head(tt_proxy_t *px, tt_msg_t *resp)
     if (in->hold == TT_HOLD_RESPONSE) {
         px->state = PX_INSTRUCT;
         tt_buf_reset(&px->resp_headers);
-        tt__proxy_response_headers(resp, in, &px->resp_headers);
+        tt_proxy_response_headers(resp, in, &px->resp_headers);
         px->resp_status = in->status ? in->status : resp->status;
         free(px->resp_reason);
         px->resp_reason = NULL;
@@ -537,7 +537,7 @@ bool tt__hold_on_head(tt_proxy_t *px, tt_msg_t *resp)
     /* Instructions without a hold: the response as it is, minus Grip-*, with
      * Grip-Status and Grip-Expose-Headers applied. */
     tt_buf_t h = TT_BUF_INIT;
-    tt__proxy_response_headers(resp, in, &h);
+    tt_proxy_response_headers(resp, in, &h);
     int code = in->status ? in->status : resp->status;
     const char *reason = in->status ? in->reason : (resp->target_len ? tt_msg_target(resp) : NULL);
     int64_t clen = resp->has_content_length ? (int64_t)resp->content_length : -1;

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "wsframe.h"
 
 #define PENDING_MAX 100 /* per channel, as Pushpin's sequencer */
 #define ID_CACHE_MAX 256
@@ -232,6 +233,16 @@ tt_rbuf_t *tt_hub_stream_chunk(tt_delivery_t *d)
     return d->chunk;
 }
 
+tt_rbuf_t *tt_hub_ws_frame(tt_delivery_t *d)
+{
+    if (!d->ws) {
+        const tt_pub_ws_message_t *m = &d->item->ws_message;
+        static const int opcodes[] = {TT_WS_TEXT, TT_WS_BINARY, TT_WS_PING, TT_WS_PONG};
+        d->ws = tt_ws_frame_shared(opcodes[m->type], m->content, m->content_len);
+    }
+    return d->ws;
+}
+
 tt_rbuf_t *tt_hub_response_body(tt_delivery_t *d)
 {
     if (!d->body) {
@@ -275,7 +286,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
         free(c->last_id);
         c->last_id = tt_xstrdup(item->id);
     }
-    tt_delivery_t d = {item, NULL, NULL, NULL};
+    tt_delivery_t d = {item, NULL, NULL, NULL, NULL};
     size_t n = 0;
     tt_sub_t *saved = h->iter_next;
     c->walking++;
@@ -289,6 +300,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
     tt_rbuf_unref(d.chunk);
     tt_rbuf_unref(d.raw);
     tt_rbuf_unref(d.body);
+    tt_rbuf_unref(d.ws);
     h->stats.delivered += n;
     return n;
 }

@@ -17,6 +17,8 @@
 #include "log.h"
 #include "mem.h"
 #include "str.h"
+#include "ws.h"
+#include "wsframe.h"
 
 
 /* Request bodies kept for a GRIP retry; a longer body cannot be retried. */
@@ -209,7 +211,7 @@ void tt_proxy_env_clear(tt_proxy_env_t *env)
     env->sig_token = env->sig_for = NULL;
 }
 
-void tt__proxy_response_headers(const tt_msg_t *resp, const tt_instruct_t *in, tt_buf_t *out)
+void tt_proxy_response_headers(const tt_msg_t *resp, const tt_instruct_t *in, tt_buf_t *out)
 {
     for (uint32_t i = 0; i < resp->n_hdrs; i++) {
         const char *name = tt_msg_name(resp, i);
@@ -441,7 +443,7 @@ static void up_on_head(void *x, tt_msg_t *resp)
     }
     px->state = PX_RESPONDING;
     tt_buf_t h = TT_BUF_INIT;
-    tt__proxy_response_headers(resp, NULL, &h);
+    tt_proxy_response_headers(resp, NULL, &h);
     int64_t clen = resp->has_content_length ? (int64_t)resp->content_length : -1;
     tt_resp_head_t rh = {resp->status, NULL, h.data ? h.data : "", h.len, clen};
     if (resp->target_len)
@@ -583,7 +585,7 @@ void tt__proxy_fetch_link(tt_proxy_t *px, const char *url)
     px->up = tt_upstream_get(px->env->pool, host, port, false, &up_ops, px);
 }
 
-/* Gone links: a POST with an empty body, nobody waits for the answer. */
+/* Requests nobody waits for (gone links, WebSocket DISCONNECT). */
 typedef struct gone_s {
     tt_upstream_t *up;
     tt_buf_t head;
@@ -635,6 +637,14 @@ static void gone_error(void *x, int err, const char *why, bool retryable)
 static const tt_up_ops_t gone_ops = {gone_connected, gone_head, gone_body,
                                      gone_end,       gone_error, NULL};
 
+void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request,
+                   size_t len)
+{
+    gone_t *g = tt_xcalloc(1, sizeof *g);
+    tt_buf_append(&g->head, request, len);
+    g->up = tt_upstream_get(env->pool, host, port, false, &gone_ops, g);
+}
+
 void tt__proxy_gone(tt_proxy_env_t *env, const tt_proxy_t *px, const char *url)
 {
     char host[256];
@@ -642,11 +652,12 @@ void tt__proxy_gone(tt_proxy_env_t *env, const tt_proxy_t *px, const char *url)
     const char *path;
     if (!resolve_link(px, url, host, sizeof host, &port, &path))
         return;
-    gone_t *g = tt_xcalloc(1, sizeof *g);
-    tt_buf_appendf(&g->head, "POST %s HTTP/1.1\r\nHost: %s\r\n", path, host);
-    tt_proxy_grip_headers(env, px->route, &g->head);
-    tt_buf_appends(&g->head, "Content-Length: 0\r\n\r\n");
-    g->up = tt_upstream_get(env->pool, host, port, false, &gone_ops, g);
+    tt_buf_t req = TT_BUF_INIT;
+    tt_buf_appendf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n", path, host);
+    tt_proxy_grip_headers(env, px->route, &req);
+    tt_buf_appends(&req, "Content-Length: 0\r\n\r\n");
+    tt_proxy_fire(env, host, port, req.data, req.len);
+    tt_buf_free(&req);
 }
 
 /* ---- entry ------------------------------------------------------------------------ */
@@ -685,11 +696,16 @@ void tt_proxy_request(tt_client_t *cl, tt_msg_t *req, void *arg)
     const char *target = tt_msg_target(req);
     const char *q = memchr(target, '?', req->target_len);
     size_t plen = q ? (size_t)(q - target) : req->target_len;
+    bool ws = tt_ws_is_upgrade(req);
     const tt_route_t *route = tt_routes_match(env->snap->routes, host ? host : "", hlen, target,
-                                              plen, false, tt_client_tls(cl));
+                                              plen, ws, tt_client_tls(cl));
     if (!route || route->n_targets == 0) {
         tt_log_info("no route for %.*s%.*s", (int)hlen, host ? host : "", (int)plen, target);
         reject(cl, env, 502, "No route for this request.\n");
+        return;
+    }
+    if (ws) {
+        tt_ws_start(env, cl, req, route);
         return;
     }
     tt_proxy_t *px = tt_xcalloc(1, sizeof *px);

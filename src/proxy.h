@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "grip.h"
 #include "server.h"
 #include "snapshot.h"
 #include "upstream.h"
@@ -34,6 +35,16 @@ typedef struct tt_proxy_env_s {
     char *sig_for; /* "iss\nkey" the token was made for */
     int64_t sig_time;
 } tt_proxy_env_t;
+
+/* Send a whole request to host:port and ignore the answer (gone links,
+ * WebSocket DISCONNECT events). `request` is copied. */
+void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request,
+                   size_t len);
+
+/* Client-ready header lines of a backend response: hop-by-hop, framing and
+ * Grip-* headers removed (and those Grip-Expose-Headers does not list, when
+ * `in` is given). */
+void tt_proxy_response_headers(const tt_msg_t *resp, const tt_instruct_t *in, tt_buf_t *out);
 
 /* Free what the environment caches (at shutdown). */
 void tt_proxy_env_clear(tt_proxy_env_t *env);

@@ -520,14 +520,14 @@ static int parse_ws_send(perr_t *e, const cJSON *f, tt_pub_ws_message_t *w)
         rc = parse_filters(e, f, WS_PN, &w->filters);
     if (rc == 0)
         rc = parse_content(e, f, WS_PN, &w->content, &w->content_len, &bin);
-    if (rc == 1 && (type == TT_WS_PING || type == TT_WS_PONG)) {
+    if (rc == 1 && (type == TT_WSMSG_PING || type == TT_WSMSG_PONG)) {
         w->content = tt_xstrdup("");
         rc = 0;
     } else if (rc == 1) {
         rc = fail(e, "%s does not contain 'content' or 'content-bin'", WS_PN);
     }
     if (type < 0)
-        type = bin ? TT_WS_BINARY : TT_WS_TEXT;
+        type = bin ? TT_WSMSG_BINARY : TT_WSMSG_TEXT;
     w->type = (tt_ws_type_t)type;
     return rc;
 }

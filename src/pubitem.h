@@ -53,7 +53,7 @@ typedef struct tt_pub_http_stream_s {
     tt_pub_filters_t filters;
 } tt_pub_http_stream_t;
 
-typedef enum { TT_WS_TEXT = 0, TT_WS_BINARY, TT_WS_PING, TT_WS_PONG } tt_ws_type_t;
+typedef enum { TT_WSMSG_TEXT = 0, TT_WSMSG_BINARY, TT_WSMSG_PING, TT_WSMSG_PONG } tt_ws_type_t;
 
 typedef struct tt_pub_ws_message_s {
     bool present;

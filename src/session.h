@@ -85,9 +85,6 @@ void tt__proxy_retry(tt_proxy_t *px);
 void tt__proxy_fetch_link(tt_proxy_t *px, const char *url);
 /* POST to a gone link, fire and forget. */
 void tt__proxy_gone(tt_proxy_env_t *env, const tt_proxy_t *px, const char *url);
-/* Client-ready header lines of a backend response: hop-by-hop, framing and
- * Grip-* headers removed (and those Grip-Expose-Headers does not list). */
-void tt__proxy_response_headers(const tt_msg_t *resp, const tt_instruct_t *in, tt_buf_t *out);
 
 /* hold.c */
 /* A GRIP response head arrived (purpose ORIGINAL/RETRY/LINK). Returns true

@@ -54,6 +54,7 @@ struct tt_upstream_s {
     int status; /* connect result to report */
     int handles;
     bool reused, got_bytes, req_done, resp_done, keep_alive;
+    bool raw; /* after a 101: bytes are another protocol's, passed as they come */
 };
 
 static void up_close(tt_upstream_t *u);
@@ -192,9 +193,13 @@ static int on_head(void *owner, tt_msg_t *m)
         return 0; /* interim response: skip, the real one follows */
     uv_timer_stop(&u->timer);
     u->keep_alive = m->keep_alive;
+    if (m->status == 101) {
+        u->raw = true;
+        u->keep_alive = false;
+    }
     if (u->ops)
         u->ops->on_head(u->x, m);
-    return 0;
+    return u->raw ? 1 : 0; /* after a 101 the parser stops: the rest is raw */
 }
 
 static int on_body(void *owner, const char *at, size_t len)
@@ -230,6 +235,13 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
         up_close(u);
         return;
     }
+    if (u->raw) {
+        if (n < 0)
+            fail(u, (int)n, n == UV_EOF ? "backend closed the connection" : uv_strerror((int)n));
+        else if (u->ops)
+            u->ops->on_body(u->x, data, (size_t)n);
+        return;
+    }
     if (n < 0) {
         if (u->got_bytes && !tt_parser_finish(&u->parser)) {
             fail(u, TT_ECLOSED, "backend closed the connection mid-response");
@@ -252,6 +264,11 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
         return;
     if (error) {
         fail(u, TT_EPARSE, tt_parser_error(&u->parser));
+        return;
+    }
+    if (u->raw) {
+        if (used < (size_t)n && u->ops)
+            u->ops->on_body(u->x, data + used, (size_t)n - used);
         return;
     }
     if (u->resp_done) {

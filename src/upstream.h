@@ -11,7 +11,9 @@
  * connection is closed; `retryable` means a reused connection died before
  * any response byte (the backend closed it while idle), so the request may
  * be sent again on a fresh connection. tt_upstream_abort() closes it from
- * the owner's side, with no more callbacks. */
+ * the owner's side, with no more callbacks. After a 101 answer the
+ * connection carries another protocol (WebSocket): on_body gets its bytes
+ * as they come, and its end is reported through on_error (UV_EOF). */
 #ifndef TT_UPSTREAM_H
 #define TT_UPSTREAM_H
 

@@ -606,16 +606,16 @@ TEST_IMPL(pubitem_ws_message)
         tt_ws_type_t type;
         const char *content;
     } t[] = {
-        {"'content':'hi'", TT_WS_TEXT, "hi"},
-        {"'content-bin':'aGk='", TT_WS_BINARY, "hi"},
-        {"'type':'text','content-bin':'aGk='", TT_WS_TEXT, "hi"},
-        {"'type':'binary','content':'hi'", TT_WS_BINARY, "hi"},
-        {"'type':'ping'", TT_WS_PING, ""},
-        {"'type':'pong'", TT_WS_PONG, ""},
-        {"'type':'ping','content':'p'", TT_WS_PING, "p"},
-        {"'type':'pong','content-bin':'aGk='", TT_WS_PONG, "hi"},
-        {"'content-bin':'aGk=','content':1", TT_WS_BINARY, "hi"},
-        {"'content':''", TT_WS_TEXT, ""},
+        {"'content':'hi'", TT_WSMSG_TEXT, "hi"},
+        {"'content-bin':'aGk='", TT_WSMSG_BINARY, "hi"},
+        {"'type':'text','content-bin':'aGk='", TT_WSMSG_TEXT, "hi"},
+        {"'type':'binary','content':'hi'", TT_WSMSG_BINARY, "hi"},
+        {"'type':'ping'", TT_WSMSG_PING, ""},
+        {"'type':'pong'", TT_WSMSG_PONG, ""},
+        {"'type':'ping','content':'p'", TT_WSMSG_PING, "p"},
+        {"'type':'pong','content-bin':'aGk='", TT_WSMSG_PONG, "hi"},
+        {"'content-bin':'aGk=','content':1", TT_WSMSG_BINARY, "hi"},
+        {"'content':''", TT_WSMSG_TEXT, ""},
     };
     char json[512];
 
