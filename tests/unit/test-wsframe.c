@@ -118,27 +118,13 @@ typedef struct fr_s {
     int form;
 } fr_t;
 
-/* clang-format off: it would spread these one-line initialisers over four lines */
-#define F(b0, s)                                                                                   \
-    {                                                                                              \
-        (b0), (s), sizeof(s) - 1, 0                                                                \
-    }
-#define FN(b0, n)                                                                                  \
-    {                                                                                              \
-        (b0), NULL, (n), 0                                                                         \
-    }
-#define FF(b0, s, form)                                                                            \
-    {                                                                                              \
-        (b0), (s), sizeof(s) - 1, (form)                                                           \
-    }
-#define FNF(b0, n, form)                                                                           \
-    {                                                                                              \
-        (b0), NULL, (n), (form)                                                                    \
-    }
-#define END                                                                                        \
-    {                                                                                              \
-        -1, NULL, 0, 0                                                                             \
-    }
+/* One-line initialisers, which clang-format would spread over four lines. */
+/* clang-format off */
+#define F(b0, s) {(b0), (s), sizeof(s) - 1, 0}
+#define FN(b0, n) {(b0), NULL, (n), 0}
+#define FF(b0, s, form) {(b0), (s), sizeof(s) - 1, (form)}
+#define FNF(b0, n, form) {(b0), NULL, (n), (form)}
+#define END {-1, NULL, 0, 0}
 /* clang-format on */
 
 /* First bytes: FIN + opcode. */
@@ -1594,11 +1580,14 @@ static void random_frame(tt_buf_t *b, uint32_t *s, bool mask, bool *in_msg)
 {
     static const int starts[] = {TEXT, BIN, TEXT_MORE, BIN_MORE, PING, PONG};
     static const int conts[] = {CONT_MORE, CONT, PING, PONG};
-    static const char *const texts[] = {"", "a", "caf\xc3\xa9", "\xe2\x82", "\xac", "\xff",
-                                        "\x03\xe8", "\x03\xe8ok", "\x03\xed", "x"};
+    /* The first few are good anywhere; the rest may be bad. */
+    static const char *const texts[] = {"",         "a",        "caf\xc3\xa9", "x",    "hello",
+                                        "\xf0\x9f", "\x98\x80", "\xe2\x82",    "\xac", "\xff"};
+    static const char *const closes[] = {"",     "\x03\xe8", "\x03\xe8ok",  "\x0b\xb8\xc3\xa9",
+                                         "\x03", "\x03\xed", "\x03\xe8\xff"};
     uint32_t r = rng_next(s);
-    fr_t f = {*in_msg ? conts[r % TT_ARRAY_SIZE(conts)] : starts[r % TT_ARRAY_SIZE(starts)],
-              NULL, 0, 0};
+    fr_t f = {*in_msg ? conts[r % TT_ARRAY_SIZE(conts)] : starts[r % TT_ARRAY_SIZE(starts)], NULL,
+              0, 0};
 
     if (r % 29 == 0)
         f.b0 = r % 2 ? CLOSE : CONT;
@@ -1607,9 +1596,13 @@ static void random_frame(tt_buf_t *b, uint32_t *s, bool mask, bool *in_msg)
     if (r % 61 == 0)
         mask = !mask;
     if (r % 7 == 0) {
-        f.n = rng_next(s) % 300;
+        f.n = rng_next(s) % ((f.b0 & 0x08) ? 130 : 300);
     } else {
-        f.p = texts[rng_next(s) % TT_ARRAY_SIZE(texts)];
+        bool good = r % 5 != 0;
+        if ((f.b0 & 0x0f) == TT_WS_CLOSE)
+            f.p = closes[rng_next(s) % (good ? 4 : TT_ARRAY_SIZE(closes))];
+        else
+            f.p = texts[rng_next(s) % (good ? 5 : TT_ARRAY_SIZE(texts))];
         f.n = strlen(f.p);
     }
     f.form = r % 11 == 0 ? 64 : 0;
