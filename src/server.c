@@ -855,6 +855,8 @@ void tt_server_stop(tt_server_t *s, void (*cb)(tt_server_t *s, void *arg), void 
         next = cl->next;
         if (cl->state == CL_IDLE && cl->stash.len == 0)
             client_close(cl);
+        else if (cl->state == CL_RAW && cl->raw && cl->raw->on_shutdown)
+            cl->raw->on_shutdown(cl->x);
         else
             cl->close_after = true;
     }

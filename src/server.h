@@ -108,6 +108,7 @@ typedef struct tt_raw_ops_s {
     void (*on_data)(void *x, const char *data, size_t len); /* bytes from the client */
     void (*on_drain)(void *x);           /* the client's write queue drained */
     void (*on_close)(void *x, int err);  /* the connection ended; do not use the client after */
+    void (*on_shutdown)(void *x);        /* the server stops: say goodbye (may be NULL) */
 } tt_raw_ops_t;
 
 /* Answer 101 with `headers` (lines; the status line and final CRLF are

@@ -502,7 +502,16 @@ static void on_client_closed(void *x, int err)
     ws_finish(ws, "client gone");
 }
 
-static const tt_raw_ops_t raw_ops = {on_client_data, on_client_drain, on_client_closed};
+/* Tether stops: close with 1001 (going away), as a server should. */
+static void on_client_shutdown(void *x)
+{
+    tt_ws_t *ws = x;
+    close_client(ws, TT_WS_CLOSE_GOING_AWAY, "server shutting down");
+    ws_finish(ws, "server shutting down");
+}
+
+static const tt_raw_ops_t raw_ops = {on_client_data, on_client_drain, on_client_closed,
+                                     on_client_shutdown};
 
 static void client_message(tt_ws_t *ws, int opcode, const char *data, size_t len)
 {
@@ -777,7 +786,8 @@ static void up_head(void *x, tt_msg_t *resp)
     tt_buf_reset(&ws->resp);
     uint32_t cl = 0;
     const char *ct = tt_msg_get(resp, "content-type", &cl);
-    bool events = ct && cl >= 29 && tt_str_ieq(ct, 29, "application/websocket-events");
+    static const char type[] = "application/websocket-events";
+    bool events = ct && cl >= sizeof type - 1 && tt_str_ieq(ct, sizeof type - 1, type);
     if (resp->status == 200 && events)
         apply_response_headers(ws, resp);
     else
