@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "log.h"
 #include "mem.h"
 #include "session.h"
@@ -111,92 +112,30 @@ static void mark_held(tt_proxy_t *px)
 
 /* ---- filters (Grip-Channel `filter=`) ----------------------------------------------- */
 
-static const char *sub_meta(const tt_proxy_t *px, const char *name)
+static const char *hold_meta(void *owner, const char *name)
 {
+    const tt_proxy_t *px = owner;
     for (size_t i = 0; i < px->in->n_meta; i++)
         if (strcmp(px->in->meta[i].name, name) == 0)
             return px->in->meta[i].value;
     return NULL;
 }
 
-static const char *pub_meta(const tt_pub_item_t *item, const char *name)
+static bool hold_subscribed(void *owner, const char *channel)
 {
-    for (size_t i = 0; i < item->n_meta; i++)
-        if (strcmp(item->meta[i].name, name) == 0)
-            return item->meta[i].value;
-    return NULL;
-}
-
-static bool in_list(const char *list, const char *name)
-{
-    return list && name && *name && tt_str_list_has(list, strlen(list), name);
-}
-
-static bool subscribed_to(const tt_proxy_t *px, const char *channel)
-{
+    const tt_proxy_t *px = owner;
     for (size_t i = 0; i < px->n_subs; i++)
         if (strcmp(px->in->channels[i].name, channel) == 0)
             return true;
     return false;
 }
 
-/* var-subst: "%(name)s" becomes the subscription's meta value, "%%" a "%".
- * Returns false (drop) on an unknown variable or directive, as Pushpin. */
-static bool var_subst(const tt_proxy_t *px, const char *s, size_t len, tt_buf_t *out)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            tt_buf_append(out, s + i, 1);
-            continue;
-        }
-        if (i + 1 < len && s[i + 1] == '%') {
-            tt_buf_append(out, "%", 1);
-            i++;
-            continue;
-        }
-        const char *close = i + 1 < len && s[i + 1] == '(' ? memchr(s + i, ')', len - i) : NULL;
-        if (!close || close + 1 >= s + len || close[1] != 's')
-            return false;
-        char *name = tt_xstrndup(s + i + 2, (size_t)(close - (s + i + 2)));
-        const char *v = sub_meta(px, name);
-        free(name);
-        if (!v)
-            return false;
-        tt_buf_appends(out, v);
-        i = (size_t)(close + 1 - s);
-    }
-    return true;
-}
-
-/* Apply the channel's filters. Returns false to drop the item for this
- * subscriber; *content is replaced (in `scratch`) when var-subst rewrote it. */
-static bool filters_pass(const tt_proxy_t *px, size_t ch, const tt_pub_item_t *item,
+static bool filters_pass(tt_proxy_t *px, size_t ch, const tt_pub_item_t *item,
                          const char **content, size_t *len, tt_buf_t *scratch)
 {
     const tt_grip_channel_t *c = &px->in->channels[ch];
-    for (size_t f = 0; f < c->n_filters; f++) {
-        const char *name = c->filters[f];
-        const char *user = sub_meta(px, "user");
-        if (strcmp(name, "skip-self") == 0) {
-            const char *sender = pub_meta(item, "sender");
-            if (user && *user && sender && strcmp(user, sender) == 0)
-                return false;
-        } else if (strcmp(name, "skip-users") == 0) {
-            if (in_list(pub_meta(item, "skip_users"), user))
-                return false;
-        } else if (strcmp(name, "require-sub") == 0) {
-            const char *need = pub_meta(item, "require_sub");
-            if (need && *need && !subscribed_to(px, need))
-                return false;
-        } else if (strcmp(name, "var-subst") == 0 && *content) {
-            tt_buf_reset(scratch);
-            if (!var_subst(px, *content, *len, scratch))
-                return false;
-            *content = scratch->data ? scratch->data : "";
-            *len = scratch->len;
-        }
-    }
-    return true;
+    tt_filter_ctx_t ctx = {hold_meta, hold_subscribed, px};
+    return tt_filter_pass(c->filters, c->n_filters, &ctx, item, content, len, scratch);
 }
 
 /* ---- response holds ------------------------------------------------------------ */

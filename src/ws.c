@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "grip.h"
 #include "hub.h"
 #include "log.h"
@@ -40,6 +41,15 @@ typedef struct meta_s {
     char *value;
 } meta_t;
 
+/* One channel subscription, embedded in the session's array. */
+typedef struct ws_sub_s {
+    tt_sub_t sub;
+    char *channel;
+    char **filters;
+    size_t n_filters;
+    bool implicit; /* from the target's sub=: cannot be unsubscribed */
+} ws_sub_t;
+
 typedef struct tt_ws_s {
     tt_proxy_env_t *env;
     tt_client_t *cl;
@@ -54,17 +64,17 @@ typedef struct tt_ws_s {
     char prefix[32];
     char key[32]; /* the client's Sec-WebSocket-Key */
     /* channels */
-    tt_sub_t *subs;
-    char **channels;
-    bool *implicit; /* from the target's sub=: cannot be unsubscribed */
+    ws_sub_t *subs;
     size_t n_subs, cap_subs;
+    meta_t *smeta; /* session meta from set-meta control messages (filters) */
+    size_t n_smeta;
     /* keep-alive asked for by a control message */
     tt_rbuf_t *ka_frame;
     uint64_t ka_ms;
     bool ka_interval;
     uv_timer_t ka_timer;
     /* over_http */
-    meta_t *meta;
+    meta_t *meta; /* from Set-Meta-* answers, sent back as Meta-* */
     size_t n_meta;
     char cid[40];
     tt_buf_t events; /* encoded events waiting for the next request */
@@ -129,12 +139,31 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d);
 static size_t find_channel(const tt_ws_t *ws, const char *name)
 {
     for (size_t i = 0; i < ws->n_subs; i++)
-        if (strcmp(ws->channels[i], name) == 0)
+        if (strcmp(ws->subs[i].channel, name) == 0)
             return i;
     return (size_t)-1;
 }
 
-static void subscribe(tt_ws_t *ws, const char *name, bool implicit)
+static void sub_free(ws_sub_t *s)
+{
+    free(s->channel);
+    for (size_t i = 0; i < s->n_filters; i++)
+        free(s->filters[i]);
+    free(s->filters);
+}
+
+/* Subscriptions are linked into the hub by address: to move one, unlink
+ * it and link it again at its new place. */
+static void sub_move(tt_ws_t *ws, ws_sub_t *to, ws_sub_t *from)
+{
+    tt_hub_unsubscribe(ws->env->hub, &from->sub);
+    *to = *from;
+    memset(&to->sub, 0, sizeof to->sub);
+    tt_hub_subscribe(ws->env->hub, &to->sub, to->channel, TT_SUB_WS, deliver, ws);
+}
+
+static void subscribe(tt_ws_t *ws, const char *name, bool implicit, char *const *filters,
+                      size_t n_filters)
 {
     if (find_channel(ws, name) != (size_t)-1)
         return;
@@ -144,24 +173,25 @@ static void subscribe(tt_ws_t *ws, const char *name, bool implicit)
         return;
     }
     if (ws->n_subs == ws->cap_subs) {
-        /* Subscriptions are linked into the hub: grow by moving them. */
-        size_t cap = ws->cap_subs ? ws->cap_subs * 2 : 4;
-        tt_sub_t *subs = tt_xcalloc(cap, sizeof *subs);
-        for (size_t i = 0; i < ws->n_subs; i++) {
-            tt_hub_unsubscribe(ws->env->hub, &ws->subs[i]);
-            tt_hub_subscribe(ws->env->hub, &subs[i], ws->channels[i], TT_SUB_WS, deliver, ws);
-        }
+        size_t cap = ws->cap_subs ? ws->cap_subs * 2 : 2;
+        ws_sub_t *subs = tt_xcalloc(cap, sizeof *subs);
+        for (size_t i = 0; i < ws->n_subs; i++)
+            sub_move(ws, &subs[i], &ws->subs[i]);
         free(ws->subs);
         ws->subs = subs;
-        ws->channels = tt_xrealloc(ws->channels, cap * sizeof *ws->channels);
-        ws->implicit = tt_xrealloc(ws->implicit, cap * sizeof *ws->implicit);
         ws->cap_subs = cap;
     }
-    size_t i = ws->n_subs++;
-    ws->channels[i] = tt_xstrdup(name);
-    ws->implicit[i] = implicit;
-    memset(&ws->subs[i], 0, sizeof ws->subs[i]);
-    tt_hub_subscribe(ws->env->hub, &ws->subs[i], name, TT_SUB_WS, deliver, ws);
+    ws_sub_t *s = &ws->subs[ws->n_subs++];
+    memset(s, 0, sizeof *s);
+    s->channel = tt_xstrdup(name);
+    s->implicit = implicit;
+    if (n_filters) {
+        s->filters = tt_xcalloc(n_filters, sizeof *s->filters);
+        for (size_t i = 0; i < n_filters; i++)
+            s->filters[i] = tt_xstrdup(filters[i]);
+        s->n_filters = n_filters;
+    }
+    tt_hub_subscribe(ws->env->hub, &s->sub, name, TT_SUB_WS, deliver, ws);
     tt_log_debug("subscribe ws %.*s channel=%s", (int)ws->req->target_len,
                  tt_msg_target(ws->req), name);
 }
@@ -169,39 +199,50 @@ static void subscribe(tt_ws_t *ws, const char *name, bool implicit)
 static void unsubscribe(tt_ws_t *ws, const char *name)
 {
     size_t i = find_channel(ws, name);
-    if (i == (size_t)-1 || ws->implicit[i])
+    if (i == (size_t)-1 || ws->subs[i].implicit)
         return;
     size_t last = ws->n_subs - 1;
-    tt_hub_unsubscribe(ws->env->hub, &ws->subs[i]);
-    free(ws->channels[i]);
-    if (i != last) {
-        tt_hub_unsubscribe(ws->env->hub, &ws->subs[last]);
-        ws->channels[i] = ws->channels[last];
-        ws->implicit[i] = ws->implicit[last];
-        memset(&ws->subs[i], 0, sizeof ws->subs[i]);
-        tt_hub_subscribe(ws->env->hub, &ws->subs[i], ws->channels[i], TT_SUB_WS, deliver, ws);
-    }
+    tt_hub_unsubscribe(ws->env->hub, &ws->subs[i].sub);
+    sub_free(&ws->subs[i]);
+    if (i != last)
+        sub_move(ws, &ws->subs[i], &ws->subs[last]);
     ws->n_subs--;
 }
 
 static void unsubscribe_all(tt_ws_t *ws)
 {
     for (size_t i = 0; i < ws->n_subs; i++) {
-        tt_hub_unsubscribe(ws->env->hub, &ws->subs[i]);
-        free(ws->channels[i]);
+        tt_hub_unsubscribe(ws->env->hub, &ws->subs[i].sub);
+        sub_free(&ws->subs[i]);
     }
     free(ws->subs);
-    free(ws->channels);
-    free(ws->implicit);
     ws->subs = NULL;
-    ws->channels = NULL;
-    ws->implicit = NULL;
     ws->n_subs = ws->cap_subs = 0;
+}
+
+static const char *meta_get(const meta_t *m, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].name, name) == 0)
+            return m[i].value;
+    return NULL;
+}
+
+static const char *ws_meta(void *owner, const char *name)
+{
+    const tt_ws_t *ws = owner;
+    return meta_get(ws->smeta, ws->n_smeta, name);
+}
+
+static bool ws_subscribed(void *owner, const char *channel)
+{
+    return find_channel(owner, channel) != (size_t)-1;
 }
 
 static void deliver(tt_sub_t *sub, tt_delivery_t *d)
 {
     tt_ws_t *ws = sub->owner;
+    ws_sub_t *s = tt_container_of(sub, ws_sub_t, sub);
     const tt_pub_ws_message_t *m = &d->item->ws_message;
     if (!m->present || ws->state != WS_OPEN || ws->close_sent)
         return;
@@ -224,6 +265,21 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d)
         tt_log_info("slow ws subscriber %s: disconnecting", tt_client_peer(ws->cl));
         ws_finish(ws, "slow");
         return;
+    }
+    if (s->n_filters) {
+        const char *content = m->content;
+        size_t len = m->content_len;
+        tt_buf_t scratch = TT_BUF_INIT;
+        tt_filter_ctx_t ctx = {ws_meta, ws_subscribed, ws};
+        bool pass = tt_filter_pass(s->filters, s->n_filters, &ctx, d->item, &content, &len,
+                                   &scratch);
+        if (pass && scratch.data) { /* rewritten for this subscriber */
+            static const int op[] = {TT_WS_TEXT, TT_WS_BINARY, TT_WS_PING, TT_WS_PONG};
+            to_client(ws, op[m->type], content, len);
+        }
+        tt_buf_free(&scratch);
+        if (!pass || scratch.data)
+            return;
     }
     tt_client_raw_shared(ws->cl, tt_hub_ws_frame(d));
 }
@@ -260,26 +316,37 @@ static void set_keep_alive(tt_ws_t *ws, const tt_wsctl_t *c)
 
 /* ---- GRIP control messages ----------------------------------------------------------- */
 
-static void set_meta(tt_ws_t *ws, const char *name, const char *value)
+/* Set (value not NULL) or delete a name in a meta list. Names compare
+ * case-insensitively: Set-Meta-* names are header names. */
+static void meta_set(meta_t **list, size_t *n, const char *name, const char *value)
 {
-    for (size_t i = 0; i < ws->n_meta; i++) {
-        if (tt_str_icmp(ws->meta[i].name, name) != 0)
+    for (size_t i = 0; i < *n; i++) {
+        if (tt_str_icmp((*list)[i].name, name) != 0)
             continue;
-        free(ws->meta[i].value);
-        if (value && *value) {
-            ws->meta[i].value = tt_xstrdup(value);
+        free((*list)[i].value);
+        if (value) {
+            (*list)[i].value = tt_xstrdup(value);
         } else {
-            free(ws->meta[i].name);
-            ws->meta[i] = ws->meta[--ws->n_meta];
+            free((*list)[i].name);
+            (*list)[i] = (*list)[--*n];
         }
         return;
     }
-    if (!value || !*value)
+    if (!value)
         return;
-    ws->meta = tt_xrealloc(ws->meta, (ws->n_meta + 1) * sizeof *ws->meta);
-    ws->meta[ws->n_meta].name = tt_xstrdup(name);
-    ws->meta[ws->n_meta].value = tt_xstrdup(value);
-    ws->n_meta++;
+    *list = tt_xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[*n].name = tt_xstrdup(name);
+    (*list)[*n].value = tt_xstrdup(value);
+    (*n)++;
+}
+
+static void meta_free(meta_t *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].value);
+    }
+    free(list);
 }
 
 static void control(tt_ws_t *ws, const char *json, size_t len)
@@ -295,7 +362,7 @@ static void control(tt_ws_t *ws, const char *json, size_t len)
     case TT_WSCTL_SUBSCRIBE:
         snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "",
                  c->channel);
-        subscribe(ws, name, false);
+        subscribe(ws, name, false, c->filters, c->n_filters);
         break;
     case TT_WSCTL_UNSUBSCRIBE:
         snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "",
@@ -310,7 +377,7 @@ static void control(tt_ws_t *ws, const char *json, size_t len)
         }
         break;
     case TT_WSCTL_KEEP_ALIVE: set_keep_alive(ws, c); break;
-    case TT_WSCTL_SET_META: set_meta(ws, c->name, c->value); break;
+    case TT_WSCTL_SET_META: meta_set(&ws->smeta, &ws->n_smeta, c->name, c->value); break;
     default: break;
     }
     tt_wsctl_free(c);
@@ -340,11 +407,8 @@ static void ws_free(tt_ws_t *ws)
 {
     tt_ws_parser_free(&ws->parser);
     tt_ws_parser_free(&ws->bparser);
-    for (size_t i = 0; i < ws->n_meta; i++) {
-        free(ws->meta[i].name);
-        free(ws->meta[i].value);
-    }
-    free(ws->meta);
+    meta_free(ws->meta, ws->n_meta);
+    meta_free(ws->smeta, ws->n_smeta);
     tt_buf_free(&ws->events);
     free(ws->ends);
     tt_buf_free(&ws->out);
@@ -559,7 +623,7 @@ static void upgrade_client(tt_ws_t *ws, const tt_msg_t *resp)
     tt_buf_free(&h);
     const tt_target_t *t = &ws->route->targets[ws->target];
     for (size_t i = 0; i < t->n_subs; i++)
-        subscribe(ws, t->subs[i], true);
+        subscribe(ws, t->subs[i], true, NULL, 0);
 }
 
 /* ---- WebSocket-over-HTTP ---------------------------------------------------------------- */
@@ -675,25 +739,40 @@ static void relay_rejection(tt_ws_t *ws)
     ws_finish(ws, "refused by the backend");
 }
 
+/* The grip extension from every Sec-WebSocket-Extensions line together:
+ * the first grip item wins, as in Pushpin. */
+static void grip_from(tt_ws_t *ws, const tt_msg_t *r)
+{
+    tt_buf_t all = TT_BUF_INIT;
+    for (int i = tt_msg_find(r, "sec-websocket-extensions", 0); i >= 0;
+         i = tt_msg_find(r, "sec-websocket-extensions", (uint32_t)i + 1))
+        tt_buf_appendf(&all, "%s%.*s", all.len ? ", " : "", (int)r->hdrs[i].value_len,
+                       tt_msg_value(r, (uint32_t)i));
+    if (all.len && !ws->route->no_grip)
+        tt_wse_grip_extension(all.data, all.len, &ws->grip, ws->prefix, sizeof ws->prefix);
+    tt_buf_free(&all);
+}
+
 static void apply_response_headers(tt_ws_t *ws, const tt_msg_t *r)
 {
     for (uint32_t i = 0; i < r->n_hdrs; i++) {
         const char *n = tt_msg_name(r, i);
         uint32_t nl = r->hdrs[i].name_len;
         if (nl > 9 && tt_str_ieq(n, 9, "set-meta-")) {
+            /* An empty value deletes (GRIP.md 3). */
             char *name = tt_xstrndup(n + 9, nl - 9);
-            set_meta(ws, name, tt_msg_value(r, i));
+            const char *v = tt_msg_value(r, i);
+            meta_set(&ws->meta, &ws->n_meta, name, *v ? v : NULL);
             free(name);
         } else if (tt_str_ieq(n, nl, "keep-alive-interval")) {
             long s = strtol(tt_msg_value(r, i), NULL, 10);
             ws->keep_alive_ms = s > 0 ? (uint64_t)(s < KEEP_ALIVE_MIN_S ? KEEP_ALIVE_MIN_S : s) *
                                             1000
                                       : 0;
-        } else if (ws->state == WS_HANDSHAKE && tt_str_ieq(n, nl, "sec-websocket-extensions")) {
-            tt_wse_grip_extension(tt_msg_value(r, i), r->hdrs[i].value_len, &ws->grip,
-                                  ws->prefix, sizeof ws->prefix);
         }
     }
+    if (ws->state == WS_HANDSHAKE)
+        grip_from(ws, r);
 }
 
 static void on_keep_alive_interval(uv_timer_t *t)
@@ -945,10 +1024,7 @@ static void pass_head(void *x, tt_msg_t *resp)
     tt_buf_reset(&ws->resp);
     if (resp->status != 101)
         return; /* a refusal: its body follows, then it is relayed */
-    uint32_t len = 0;
-    const char *ext = tt_msg_get(resp, "sec-websocket-extensions", &len);
-    if (ext && !ws->route->no_grip)
-        tt_wse_grip_extension(ext, len, &ws->grip, ws->prefix, sizeof ws->prefix);
+    grip_from(ws, resp);
     tt_ws_parser_init(&ws->bparser, false, ws->snap->cfg->ws_max_message, false, &backend_cbs, ws);
     upgrade_client(ws, resp);
     ws->resp_msg = NULL;
@@ -1105,7 +1181,7 @@ void tt_ws_start(tt_proxy_env_t *env, tt_client_t *cl, tt_msg_t *req, const tt_r
     if (t->type == TT_TARGET_TEST) {
         ws->kind = WS_TEST;
         upgrade_client(ws, NULL);
-        subscribe(ws, "test", true);
+        subscribe(ws, "test", true, NULL, 0);
     } else if (t->over_http) {
         ws->kind = WS_OVER_HTTP;
         tt_wse_encode(&ws->events, TT_WSE_OPEN, NULL, 0, false);

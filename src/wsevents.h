@@ -74,7 +74,7 @@ void tt_wse_encode_close(tt_buf_t *out, int code, const char *reason, size_t len
  * *events (free() it; NULL when *n is 0) whose content pointers point into
  * `body`, or TT_EPARSE with *events NULL, *n 0 and the reason in `err` (may
  * be NULL), e.g. "unknown event name \"FOO\" at byte 6". An empty body is 0
- * events. At most len / 6 + 1 events: the shortest event is 6 bytes.
+ * events. At most len / 6 events: the shortest event is 6 bytes.
  *
  * Accepted as Pushpin does: hex lengths in either case, with blanks around,
  * a '+' or a "0x" prefix; any event with content ("OPEN 2\r\nhi\r\n").

@@ -12,20 +12,44 @@
  * response is in progress stay in the input buffer (reading stops once it
  * holds IN_LIMIT) and are parsed when the response is done, so pipelined
  * requests are answered in order. Request bodies stream through on_body and
- * only /echo stores them. Generated bodies are written in PIECE-sized writes,
- * at most MAX_INFLIGHT at a time, so memory stays bounded for any size.
+ * only /echo and /wsoh store them. Generated bodies are written in PIECE-sized
+ * writes, at most MAX_INFLIGHT at a time, so memory stays bounded for any size.
+ *
+ * WebSocket routes (details at ws_command and the handlers below):
+ *   /ws...    GET with Upgrade: websocket. A real RFC 6455 server: checks the
+ *             handshake (400/405/426 otherwise), answers 101, then echoes
+ *             every data message (continuations joined) as one unmasked frame
+ *             with the same opcode, answers pings, echoes a close and ends
+ *             the connection. It insists on masked, well-formed client frames
+ *             and valid UTF-8 (close 1002/1007/1009 otherwise). Query options:
+ *             grip=1 (accept the grip extension if offered), prefix=empty|P,
+ *             close=CODE[&reason=R] (close right after the 101), reject=1|NNN
+ *             (403 or NNN with a body instead of 101), h=Name:Value (extra
+ *             101 headers).
+ *   /wsoh...  POST of application/websocket-events (WebSocket-over-HTTP):
+ *             answers every event of the body in one response. Query: grip=0,
+ *             prefix=, meta=1 (Set-Meta-User: alice), kai=N
+ *             (Keep-Alive-Interval), reject=1|NNN (for OPEN), h=Name:Value.
+ *   /wslog    GET: what the WebSocket routes saw (opens, closes, events).
  *
  * States (enum conn_state, C_ prefix omitted):
  *
  *   READ_HEAD --head--> READ_BODY --message--> RESPOND --done, keep-alive--> READ_HEAD
- *       |                   |                      \--done, close--> LINGER --> CLOSED
+ *       |                   |                   |  \--done, close--> LINGER --> CLOSED
+ *       |                   |                   \--/ws 101--> WS --close, error, EOF--> LINGER
  *       \--EOF, error, bad request (400 then LINGER), /close --------------------> CLOSED
+ *
+ * WS: frames are parsed from the input buffer as they complete; reading
+ * stops while WS_MAX_INFLIGHT replies are unwritten, so a client that does
+ * not read sees backpressure as it would from a real backend.
  *
  * LINGER: our FIN is sent and input is discarded until the peer's EOF or
  * LINGER_MS, because closing with unread input makes the kernel send a reset
  * that can destroy a response still in flight (nginx's lingering close).
  */
 #include <llhttp.h>
+#include <mbedtls/base64.h>
+#include <mbedtls/md.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +70,15 @@
 #define MAX_CHUNK (16 * 1024 * 1024)
 #define MAX_SLEEP_MS (10 * 60 * 1000)
 #define LINGER_MS 2000
+/* WebSocket: the largest message /ws takes (close 1009 beyond), the input
+ * that can hold one frame of it, and the size of the /wslog record. */
+#define WS_MSG_LIMIT (16 * 1024 * 1024)
+#define WS_IN_LIMIT (WS_MSG_LIMIT + 64)
+#define WS_LOG_LIMIT (1024 * 1024)
+#define WS_MAX_INFLIGHT 64
 
 /* Prefixed: winsock already defines LINGER. */
-enum conn_state { C_READ_HEAD, C_READ_BODY, C_RESPOND, C_LINGER, C_CLOSED };
+enum conn_state { C_READ_HEAD, C_READ_BODY, C_RESPOND, C_WS, C_LINGER, C_CLOSED };
 
 enum route {
     R_NOT_FOUND,
@@ -60,7 +90,10 @@ enum route {
     R_SLEEP,
     R_COUNT,
     R_CLOSE,
-    R_RESPOND
+    R_RESPOND,
+    R_WS,
+    R_WSOH,
+    R_WSLOG
 };
 
 /* A generated body: `total` pattern bytes, plain or in chunks of `chunk`. */
@@ -106,6 +139,14 @@ typedef struct conn_s {
      * not allocate (and, under ASan, quarantine) a buffer per piece. */
     tt_buf_t spare[MAX_INFLIGHT];
     int nspare;
+    /* State C_WS: the connection speaks WebSocket (c->head keeps the
+     * handshake request for "headers?"). */
+    struct {
+        tt_buf_t prefix; /* put before data messages: grip's message prefix, or "" */
+        int msg_opcode;  /* opcode of the fragmented message being read, 0 if none */
+        tt_buf_t msg;    /* its payload so far */
+        int close_sent;  /* nothing more is sent after our close frame */
+    } ws;
 } conn_t;
 
 static uv_loop_t *loop;
@@ -123,6 +164,7 @@ static void conn_linger(conn_t *c);
 static void conn_process(conn_t *c);
 static void conn_read_update(conn_t *c);
 static void respond_done(conn_t *c);
+static void ws_process(conn_t *c);
 
 /* ---- small helpers ---- */
 
@@ -287,6 +329,8 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->state == C_RESPOND)
         gen_pump(c);
+    else if (c->state == C_WS)
+        conn_read_update(c);
 }
 
 /* Queue the bytes of `b`, taking them over (b is left empty). */
@@ -581,6 +625,12 @@ static enum route route_of(const char *path, const char *pe, const char **arg)
     *arg = pe;
     if (n >= 5 && strncmp(path, "/echo", 5) == 0)
         return R_ECHO;
+    if (n == 6 && strncmp(path, "/wslog", 6) == 0)
+        return R_WSLOG;
+    if (n >= 5 && strncmp(path, "/wsoh", 5) == 0)
+        return R_WSOH;
+    if (n >= 3 && strncmp(path, "/ws", 3) == 0)
+        return R_WS;
     for (size_t i = 0; i < TT_ARRAY_SIZE(with_arg); i++) {
         size_t pl = strlen(with_arg[i].prefix);
         if (n > pl && strncmp(path, with_arg[i].prefix, pl) == 0) {
@@ -612,6 +662,909 @@ static void respond_sized(conn_t *c, const char *arg, const char *pe, const char
         return;
     }
     respond_generated(c, c->route, n, chunk);
+}
+
+/* ---- WebSocket: /ws (an RFC 6455 server) and /wsoh (WebSocket-over-HTTP) ----
+ *
+ * Both speak the same little command language in text messages, so tests can
+ * make the backend do GRIP things through Tether (see ws_command). Replies
+ * that are data go out behind the message prefix when grip is on ("m:" by
+ * default), because a GRIP proxy drops unprefixed data from a grip backend;
+ * control messages go out as "c:" plus JSON. Lifecycle lines for tests go
+ * into ws_log (GET /wslog). */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+enum {
+    OP_CONT = 0x0,
+    OP_TEXT = 0x1,
+    OP_BINARY = 0x2,
+    OP_CLOSE = 0x8,
+    OP_PING = 0x9,
+    OP_PONG = 0xA
+};
+
+/* Lines "ws <conn> open|close <code>|eof|fail <code>" and "wsoh <cid>
+ * <EVENT>[ <code>]", bounded by WS_LOG_LIMIT. */
+static tt_buf_t ws_log;
+
+static void ws_log_add(const char *kind, const char *id, const char *what, int code)
+{
+    if (ws_log.len >= WS_LOG_LIMIT)
+        return;
+    if (code)
+        tt_buf_appendf(&ws_log, "%s %s %s %d\n", kind, id, what, code);
+    else
+        tt_buf_appendf(&ws_log, "%s %s %s\n", kind, id, what);
+}
+
+static void ws_log_conn(conn_t *c, const char *what, int code)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)c->id);
+    if (code)
+        tt_log_info("conn=%llu ws %s %d", (unsigned long long)c->id, what, code);
+    else
+        tt_log_info("conn=%llu ws %s", (unsigned long long)c->id, what);
+    ws_log_add("ws", id, what, code);
+}
+
+/* All values of header `name` in a raw head, joined with ", " into out
+ * (out.data is never NULL afterwards). Returns how many lines had it. */
+static int head_values(const tt_buf_t *head, const char *name, tt_buf_t *out)
+{
+    size_t n = strlen(name);
+    int count = 0;
+    tt_buf_reset(out);
+    tt_buf_appends(out, "");
+    const char *line = head->data ? strstr(head->data, "\r\n") : NULL;
+    while (line && line[2] != '\r' && line[2] != '\0') {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            break;
+        if (iprefix(line, name) && line[n] == ':') {
+            const char *v = line + n + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (count++)
+                tt_buf_appends(out, ", ");
+            tt_buf_append(out, v, (size_t)(ve - v));
+        }
+        line = eol;
+    }
+    return count;
+}
+
+/* The first comma-separated item of v with its parameters (after ';') cut
+ * off when `name_only`, blanks trimmed: [*s, *e). */
+static void first_item(const char *v, int name_only, const char **s, const char **e)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    const char *end = v;
+    while (*end && *end != ',' && !(name_only && *end == ';'))
+        end++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *s = v;
+    *e = end;
+}
+
+/* Whether the comma-separated list v has an item named tok (before any
+ * ';' parameters), ignoring case. */
+static int has_item(const char *v, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (; v; v = strchr(v, ',') ? strchr(v, ',') + 1 : NULL) {
+        const char *s, *e;
+        first_item(v, 1, &s, &e);
+        if ((size_t)(e - s) == n && iprefix(s, tok))
+            return 1;
+    }
+    return 0;
+}
+
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned ch = s[i], k, min;
+        uint32_t cp;
+        if (ch < 0x80) {
+            i++;
+            continue;
+        }
+        if ((ch & 0xE0) == 0xC0)
+            k = 1, cp = ch & 0x1F, min = 0x80;
+        else if ((ch & 0xF0) == 0xE0)
+            k = 2, cp = ch & 0x0F, min = 0x800;
+        else if ((ch & 0xF8) == 0xF0)
+            k = 3, cp = ch & 0x07, min = 0x10000;
+        else
+            return 0;
+        if (n - i <= k)
+            return 0;
+        for (unsigned j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* Codes a peer may put in a close frame (RFC 6455 7.4, IANA registry). */
+static int close_code_ok(int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+static void json_str(tt_buf_t *b, const char *s, size_t n)
+{
+    tt_buf_appends(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            tt_buf_appendf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            tt_buf_appendf(b, "\\u%04x", ch);
+        else
+            tt_buf_append(b, s + i, 1);
+    }
+    tt_buf_appends(b, "\"");
+}
+
+/* reject=1 -> 403, reject=NNN -> NNN (200..599); 0 when not asked. */
+static int reject_status(const char *q)
+{
+    const char *v, *ve;
+    uint64_t st;
+    if (!query_param(q, "reject", &v, &ve) || (ve - v == 1 && *v == '0'))
+        return 0;
+    if (parse_u64(v, ve, 599, &st) == 0 && st >= 200)
+        return (int)st;
+    return 403;
+}
+
+static void respond_reject(conn_t *c, int status)
+{
+    const char *body = "rejected by origin\n";
+    respond_simple(c, status, "Content-Type: text/plain\r\nX-Origin-Reject: yes\r\n", body,
+                   strlen(body));
+}
+
+/* The h=Name:Value query parameters, as header lines appended to hdrs. */
+static void query_headers(conn_t *c, const char *q, tt_buf_t *hdrs)
+{
+    tt_buf_t kv = TT_BUF_INIT;
+    int own_framing = 0;
+    while (*q) {
+        const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q);
+        if (end - q > 2 && q[0] == 'h' && q[1] == '=') {
+            pct_decode(&kv, q + 2, end);
+            custom_header(c, &kv, hdrs, &own_framing);
+        }
+        q = amp ? amp + 1 : end;
+    }
+    tt_buf_free(&kv);
+}
+
+/* The grip message prefix asked for by prefix=: absent -> "m:" (and the
+ * extension header is plain "grip"), "empty" -> "", else the decoded value.
+ * Appends the Sec-WebSocket-Extensions line to hdrs. */
+static void grip_prefix(const char *q, tt_buf_t *prefix, tt_buf_t *hdrs)
+{
+    const char *v, *ve;
+    tt_buf_reset(prefix);
+    tt_buf_appends(prefix, "");
+    if (!query_param(q, "prefix", &v, &ve)) {
+        tt_buf_appends(prefix, "m:");
+        tt_buf_appends(hdrs, "Sec-WebSocket-Extensions: grip\r\n");
+        return;
+    }
+    if (!(ve - v == 5 && strncmp(v, "empty", 5) == 0))
+        pct_decode(prefix, v, ve);
+    tt_buf_appendf(hdrs, "Sec-WebSocket-Extensions: grip; message-prefix=\"%s\"\r\n", prefix->data);
+}
+
+/* Sec-WebSocket-Protocol: the first protocol the request offers, if any. */
+static void echo_protocol(conn_t *c, tt_buf_t *hdrs)
+{
+    tt_buf_t val = TT_BUF_INIT;
+    const char *s, *e;
+    if (head_values(&c->head, "Sec-WebSocket-Protocol", &val)) {
+        first_item(val.data, 0, &s, &e);
+        if (e > s) {
+            tt_buf_appends(hdrs, "Sec-WebSocket-Protocol: ");
+            tt_buf_append(hdrs, s, (size_t)(e - s));
+            tt_buf_appends(hdrs, "\r\n");
+        }
+    }
+    tt_buf_free(&val);
+}
+
+/* ---- replies, as frames (/ws) or as events (/wsoh) ---- */
+
+typedef struct {
+    conn_t *c;
+    tt_buf_t *events; /* /wsoh: the response body; NULL for /ws */
+    const char *prefix;
+} ws_out_t;
+
+/* One unmasked frame whose payload is pre then d. Dropped after our close. */
+static void ws_frame(conn_t *c, int opcode, int fin, const char *pre, size_t plen, const char *d,
+                     size_t n)
+{
+    tt_buf_t b = TT_BUF_INIT;
+    size_t len = plen + n;
+    unsigned char h[10];
+    size_t hl = 2;
+    if (c->ws.close_sent || c->state != C_WS)
+        return;
+    h[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+    } else if (len <= 0xFFFF) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        hl = 10;
+    }
+    tt_buf_reserve(&b, hl + len);
+    tt_buf_append(&b, h, hl);
+    tt_buf_append(&b, pre, plen);
+    tt_buf_append(&b, d, n);
+    conn_write(c, &b);
+}
+
+static void event_append(tt_buf_t *ev, const char *name, const char *pre, size_t plen,
+                         const char *d, size_t n, int with_content)
+{
+    if (!with_content) {
+        tt_buf_appendf(ev, "%s\r\n", name);
+        return;
+    }
+    tt_buf_appendf(ev, "%s %llx\r\n", name, (unsigned long long)(plen + n));
+    tt_buf_append(ev, pre, plen);
+    tt_buf_append(ev, d, n);
+    tt_buf_appends(ev, "\r\n");
+}
+
+/* A whole message: pre then d. Events of control types carry content only
+ * when there is some (as Pushpin encodes them). */
+static void out_send(ws_out_t *o, int opcode, const char *pre, const char *d, size_t n)
+{
+    static const char *const names[] = {"CONT", "TEXT", "BINARY", "",     "",    "",
+                                        "",     "",     "CLOSE",  "PING", "PONG"};
+    size_t plen = strlen(pre);
+    if (!o->events)
+        ws_frame(o->c, opcode, 1, pre, plen, d, n);
+    else
+        event_append(o->events, names[opcode], pre, plen, d, n, opcode < 8 || plen + n > 0);
+}
+
+/* A close frame or CLOSE event with `code` (none when < 0) and reason. */
+static void out_close(ws_out_t *o, int code, const char *reason, size_t rlen)
+{
+    char cb[2] = {(char)(code >> 8 & 0xFF), (char)(code & 0xFF)};
+    tt_buf_t p = TT_BUF_INIT;
+    if (code >= 0) {
+        tt_buf_append(&p, cb, 2);
+        tt_buf_append(&p, reason, rlen);
+    }
+    out_send(o, OP_CLOSE, "", p.data ? p.data : "", p.len);
+    if (!o->events)
+        o->c->ws.close_sent = 1;
+    tt_buf_free(&p);
+}
+
+/* Whether [s, s+n) starts with cmd; [*arg, *arg + *alen) is the rest. */
+static int cmd_arg(const char *s, size_t n, const char *cmd, const char **arg, size_t *alen)
+{
+    size_t k = strlen(cmd);
+    if (n < k || memcmp(s, cmd, k) != 0)
+        return 0;
+    *arg = s + k;
+    *alen = n - k;
+    return 1;
+}
+
+static int cmd_is(const char *s, size_t n, const char *cmd)
+{
+    return n == strlen(cmd) && memcmp(s, cmd, n) == 0;
+}
+
+/* The GRIP control message a command asks for, as JSON into j; 0 if s is
+ * not one of sub:, unsub:, detach, ka:, meta:. */
+static int control_json(const char *s, size_t n, tt_buf_t *j)
+{
+    const char *a;
+    size_t an;
+    if (cmd_arg(s, n, "sub:", &a, &an) || cmd_arg(s, n, "unsub:", &a, &an)) {
+        tt_buf_appendf(j,
+                       "{\"type\":\"%s\",\"channel\":", s[0] == 's' ? "subscribe" : "unsubscribe");
+        json_str(j, a, an);
+    } else if (cmd_is(s, n, "detach")) {
+        tt_buf_appends(j, "{\"type\":\"detach\"");
+    } else if (cmd_arg(s, n, "ka:", &a, &an)) {
+        tt_buf_appends(j, "{\"type\":\"keep-alive\",\"content\":");
+        json_str(j, a, an);
+        tt_buf_appends(j, ",\"timeout\":1");
+    } else if (cmd_arg(s, n, "meta:", &a, &an)) {
+        const char *eq = memchr(a, '=', an);
+        tt_buf_appends(j, "{\"type\":\"set-meta\",\"name\":");
+        json_str(j, a, eq ? (size_t)(eq - a) : an);
+        if (eq) {
+            tt_buf_appends(j, ",\"value\":");
+            json_str(j, eq + 1, an - (size_t)(eq + 1 - a));
+        }
+    } else {
+        return 0;
+    }
+    tt_buf_appends(j, "}");
+    return 1;
+}
+
+/* "Name: value\n" for each Connection-Id and Meta-* request header. */
+static void meta_lines(const conn_t *c, tt_buf_t *out)
+{
+    const char *line = strstr(c->head.data, "\r\n");
+    tt_buf_appends(out, "");
+    while (line && line[2] != '\r' && line[2] != '\0') {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            break;
+        if (iprefix(line, "meta-") || iprefix(line, "connection-id:")) {
+            tt_buf_append(out, line, (size_t)(eol - line));
+            tt_buf_appends(out, "\n");
+        }
+        line = eol;
+    }
+}
+
+/* "close:CODE[ REASON]" -> a close; 0 if the code is not a number. */
+static int cmd_close(ws_out_t *o, const char *a, size_t an)
+{
+    const char *sp = memchr(a, ' ', an);
+    const char *ce = sp ? sp : a + an;
+    uint64_t code;
+    if (parse_u64(a, ce, 65535, &code) < 0)
+        return 0;
+    out_close(o, (int)code, sp ? sp + 1 : "", sp ? an - (size_t)(sp + 1 - a) : 0);
+    return 1;
+}
+
+/* "frag:TEXT" -> TEXT (behind the prefix) as three frames on /ws; one
+ * event on /wsoh, whose frames the proxy makes. */
+static void cmd_frag(ws_out_t *o, const char *a, size_t an)
+{
+    size_t third = an / 3;
+    if (o->events) {
+        out_send(o, OP_TEXT, o->prefix, a, an);
+        return;
+    }
+    ws_frame(o->c, OP_TEXT, 0, o->prefix, strlen(o->prefix), a, third);
+    ws_frame(o->c, OP_CONT, 0, "", 0, a + third, third);
+    ws_frame(o->c, OP_CONT, 1, "", 0, a + 2 * third, an - 2 * third);
+}
+
+/* "big:N" -> one data message of N pattern bytes; "burst:N" -> N messages
+ * "1".."N". Both behind the prefix; 0 if N is not a number in range. */
+static int cmd_generate(ws_out_t *o, const char *a, size_t an, int burst)
+{
+    uint64_t n;
+    if (parse_u64(a, a + an, burst ? 100000 : WS_MSG_LIMIT, &n) < 0)
+        return 0;
+    if (burst) {
+        for (uint64_t i = 1; i <= n; i++) {
+            char num[24];
+            int len = snprintf(num, sizeof num, "%llu", (unsigned long long)i);
+            out_send(o, OP_TEXT, o->prefix, num, (size_t)len);
+        }
+        return 1;
+    }
+    char *big = tt_xmalloc((size_t)n + 1);
+    for (uint64_t i = 0; i < n; i++)
+        big[i] = pattern[i % 26];
+    out_send(o, OP_TEXT, o->prefix, big, (size_t)n);
+    free(big);
+    return 1;
+}
+
+/* Run the command in text message s, if it is one. Returns 1 if it was.
+ * Commands (anything else is echoed behind the prefix):
+ *   sub:CHAN unsub:CHAN detach ka:TEXT meta:NAME[=VALUE]
+ *             -> the GRIP control message c:{"type":"subscribe","channel":..}
+ *                (unsubscribe, detach, keep-alive with timeout 1, set-meta)
+ *   close:CODE[ REASON] -> a close frame / CLOSE event
+ *   ping:DATA  -> a ping;  frag:TEXT -> TEXT in three frames (/ws)
+ *   big:N      -> N bytes 'a'..'z' repeated;  burst:N -> messages "1".."N"
+ *   headers?   -> the raw request head;  grip-sig -> Grip-Sig or "(none)"
+ *   echo-meta  -> "Name: value\n" per Connection-Id and Meta-* header
+ * Control messages go out whether or not grip was negotiated, so tests can
+ * also check that a proxy passes "c:" text through when grip is off. */
+static int ws_command(ws_out_t *o, const char *s, size_t n)
+{
+    tt_buf_t t = TT_BUF_INIT;
+    const char *a;
+    size_t an;
+    int done = 1;
+    if (control_json(s, n, &t)) {
+        out_send(o, OP_TEXT, "c:", t.data, t.len);
+    } else if (cmd_arg(s, n, "close:", &a, &an)) {
+        done = cmd_close(o, a, an);
+    } else if (cmd_arg(s, n, "ping:", &a, &an)) {
+        out_send(o, OP_PING, "", a, an);
+    } else if (cmd_arg(s, n, "frag:", &a, &an)) {
+        cmd_frag(o, a, an);
+    } else if (cmd_arg(s, n, "big:", &a, &an) || cmd_arg(s, n, "burst:", &a, &an)) {
+        done = cmd_generate(o, a, an, s[1] == 'u');
+    } else if (cmd_is(s, n, "headers?")) {
+        out_send(o, OP_TEXT, o->prefix, o->c->head.data, o->c->head.len);
+    } else if (cmd_is(s, n, "echo-meta")) {
+        meta_lines(o->c, &t);
+        out_send(o, OP_TEXT, o->prefix, t.data, t.len);
+    } else if (cmd_is(s, n, "grip-sig")) {
+        if (!head_values(&o->c->head, "Grip-Sig", &t))
+            tt_buf_appends(&t, "(none)");
+        out_send(o, OP_TEXT, o->prefix, t.data, t.len);
+    } else {
+        done = 0;
+    }
+    tt_buf_free(&t);
+    return done;
+}
+
+/* ---- /ws: the connection after the 101 ---- */
+
+typedef struct {
+    int fin, opcode;
+    char *data; /* unmasked in place, in the input buffer */
+    size_t len;
+} ws_frame_t;
+
+/* Send a close with `code` unless one went out, then close the TCP
+ * connection once it is written (RFC 6455 7.1.7 "fail the connection"). */
+static void ws_fail(conn_t *c, int code, const char *why)
+{
+    ws_out_t o = {c, NULL, ""};
+    tt_log_info("conn=%llu ws protocol error: %s", (unsigned long long)c->id, why);
+    ws_log_conn(c, "fail", code);
+    if (!c->ws.close_sent)
+        out_close(&o, code, why, strlen(why));
+    conn_linger(c);
+}
+
+/* The header of a client frame at p: 1 with *f and *used filled (payload
+ * unmasked), 0 if more input is needed, or minus the close code to fail
+ * with (*why says why). */
+static int ws_parse(char *p, size_t n, ws_frame_t *f, size_t *used, const char **why)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if (n < 2)
+        return 0;
+    f->fin = u[0] >> 7;
+    f->opcode = u[0] & 0x0F;
+    uint64_t len = u[1] & 0x7F;
+    size_t hl = 2;
+    /* Opcodes 3-7 and 0xB-0xF are reserved: their low three bits are over 2. */
+    *why = (u[0] & 0x70)         ? "RSV bits set without an extension"
+           : !(u[1] & 0x80)      ? "unmasked frame from the client"
+           : (f->opcode & 7) > 2 ? "reserved opcode"
+                                 : NULL;
+    if (*why)
+        return -1002;
+    if (len == 126) {
+        if (n < 4)
+            return 0;
+        len = (uint64_t)u[2] << 8 | u[3];
+        hl = 4;
+        *why = len < 126 ? "16-bit length not in shortest form" : NULL;
+    } else if (len == 127) {
+        if (n < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | u[2 + i];
+        hl = 10;
+        *why = len <= 0xFFFF || len >> 63 ? "64-bit length not in shortest form" : NULL;
+    }
+    if (!*why && f->opcode >= 8 && (!f->fin || len > 125))
+        *why = "fragmented or long control frame";
+    if (*why)
+        return -1002;
+    if (len > WS_MSG_LIMIT) {
+        *why = "frame too big";
+        return -1009;
+    }
+    if (n < hl + 4 + len)
+        return 0;
+    const unsigned char *mask = u + hl;
+    f->data = p + hl + 4;
+    f->len = (size_t)len;
+    for (size_t i = 0; i < f->len; i++)
+        f->data[i] = (char)(f->data[i] ^ mask[i & 3]);
+    *used = hl + 4 + f->len;
+    return 1;
+}
+
+static void ws_on_message(conn_t *c, int opcode, const char *d, size_t n)
+{
+    ws_out_t o = {c, NULL, c->ws.prefix.data};
+    if (c->ws.close_sent)
+        return; /* closing: data that crossed our close is ignored */
+    if (opcode == OP_TEXT && !utf8_valid((const unsigned char *)d, n)) {
+        ws_fail(c, 1007, "invalid UTF-8 in a text message");
+        return;
+    }
+    if (opcode == OP_TEXT && ws_command(&o, d, n))
+        return;
+    out_send(&o, opcode, o.prefix, d, n);
+}
+
+/* A close from the client ends the connection: answered with the same
+ * payload unless we closed first, then our FIN. */
+static void ws_on_close(conn_t *c, const ws_frame_t *f)
+{
+    int code = 1005;
+    if (f->len == 1) {
+        ws_fail(c, 1002, "close payload of one byte");
+        return;
+    }
+    if (f->len >= 2) {
+        code = (unsigned char)f->data[0] << 8 | (unsigned char)f->data[1];
+        if (!close_code_ok(code)) {
+            ws_fail(c, 1002, "invalid close code");
+            return;
+        }
+        if (!utf8_valid((const unsigned char *)f->data + 2, f->len - 2)) {
+            ws_fail(c, 1007, "invalid UTF-8 in the close reason");
+            return;
+        }
+    }
+    ws_log_conn(c, "close", code);
+    if (!c->ws.close_sent) {
+        ws_frame(c, OP_CLOSE, 1, "", 0, f->data, f->len);
+        c->ws.close_sent = 1;
+    }
+    conn_linger(c);
+}
+
+static void ws_on_frame(conn_t *c, const ws_frame_t *f)
+{
+    switch (f->opcode) {
+    case OP_TEXT:
+    case OP_BINARY:
+        if (c->ws.msg_opcode) {
+            ws_fail(c, 1002, "new data frame inside a fragmented message");
+        } else if (f->fin) {
+            ws_on_message(c, f->opcode, f->data, f->len);
+        } else {
+            c->ws.msg_opcode = f->opcode;
+            tt_buf_reset(&c->ws.msg);
+            tt_buf_append(&c->ws.msg, f->data, f->len);
+        }
+        break;
+    case OP_CONT:
+        if (!c->ws.msg_opcode) {
+            ws_fail(c, 1002, "continuation frame without a message");
+        } else if (c->ws.msg.len + f->len > WS_MSG_LIMIT) {
+            ws_fail(c, 1009, "message too big");
+        } else {
+            tt_buf_append(&c->ws.msg, f->data, f->len);
+            if (f->fin) {
+                int op = c->ws.msg_opcode;
+                c->ws.msg_opcode = 0;
+                ws_on_message(c, op, c->ws.msg.data, c->ws.msg.len);
+            }
+        }
+        break;
+    case OP_PING:
+        ws_frame(c, OP_PONG, 1, "", 0, f->data, f->len);
+        break;
+    case OP_PONG:
+        break;
+    default:
+        ws_on_close(c, f);
+        break;
+    }
+}
+
+/* Parse and act on every whole frame buffered. */
+static void ws_process(conn_t *c)
+{
+    while (c->state == C_WS) {
+        ws_frame_t f;
+        size_t used = 0;
+        const char *why = NULL;
+        int rc = ws_parse(c->in.data ? c->in.data + c->in_off : NULL, c->in.len - c->in_off, &f,
+                          &used, &why);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            ws_fail(c, -rc, why);
+            break;
+        }
+        c->in_off += used;
+        ws_on_frame(c, &f);
+    }
+    if (c->in_off == c->in.len) {
+        tt_buf_reset(&c->in);
+        c->in_off = 0;
+    }
+    if (c->state == C_WS && c->peer_eof) {
+        ws_log_conn(c, "eof", 0);
+        conn_linger(c);
+    }
+    if (c->state != C_CLOSED)
+        conn_read_update(c);
+}
+
+/* What is wrong with the handshake request, as (status, extra header line,
+ * reason), or NULL if nothing; *key gets the Sec-WebSocket-Key. A missing
+ * upgrade or an unknown version is 426 (RFC 6455 4.2.2), the rest 400. */
+static const char *ws_check(conn_t *c, tt_buf_t *key, int *status, const char **extra)
+{
+    tt_buf_t v = TT_BUF_INIT;
+    unsigned char raw[64];
+    size_t olen = 0;
+    const char *why = NULL;
+    *status = 400;
+    *extra = "";
+    if (c->parser.method != HTTP_GET) {
+        why = "websocket handshake must be GET";
+        *status = 405;
+        *extra = "Allow: GET\r\n";
+    } else if (c->http10) {
+        why = "websocket handshake needs HTTP/1.1";
+    } else if (!head_values(&c->head, "Upgrade", &v) || !has_item(v.data, "websocket")) {
+        why = "websocket upgrade required";
+        *status = 426;
+        *extra = "Upgrade: websocket\r\n";
+    } else if (!head_values(&c->head, "Connection", &v) || !has_item(v.data, "upgrade")) {
+        why = "Connection: upgrade missing";
+    } else if (head_values(&c->head, "Sec-WebSocket-Version", &v) != 1 ||
+               strcmp(v.data, "13") != 0) {
+        why = "unsupported Sec-WebSocket-Version";
+        *status = 426;
+        *extra = "Sec-WebSocket-Version: 13\r\n";
+    } else if (head_values(&c->head, "Sec-WebSocket-Key", key) != 1 ||
+               mbedtls_base64_decode(raw, sizeof raw, &olen, (const unsigned char *)key->data,
+                                     key->len) != 0 ||
+               olen != 16) {
+        why = "bad Sec-WebSocket-Key";
+    }
+    tt_buf_free(&v);
+    return why;
+}
+
+/* base64(SHA-1(key GUID)) into out (29 bytes). */
+static void ws_accept_value(const tt_buf_t *key, char *out)
+{
+    unsigned char digest[20];
+    size_t olen = 0;
+    tt_buf_t in = TT_BUF_INIT;
+    tt_buf_append(&in, key->data, key->len);
+    tt_buf_appends(&in, WS_GUID);
+    mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), (const unsigned char *)in.data, in.len,
+               digest);
+    mbedtls_base64_encode((unsigned char *)out, 29, &olen, digest, sizeof digest);
+    out[olen] = '\0';
+    tt_buf_free(&in);
+}
+
+/* ?close=CODE[&reason=TEXT]: close right after the handshake. */
+static void ws_close_param(conn_t *c, const char *q)
+{
+    const char *v, *ve;
+    uint64_t code;
+    tt_buf_t reason = TT_BUF_INIT;
+    ws_out_t o = {c, NULL, ""};
+    if (!query_param(q, "close", &v, &ve) || parse_u64(v, ve, 65535, &code) < 0)
+        return;
+    if (query_param(q, "reason", &v, &ve))
+        pct_decode(&reason, v, ve);
+    out_close(&o, (int)code, reason.data ? reason.data : "", reason.len);
+    tt_buf_free(&reason);
+}
+
+/* /ws: check the opening handshake, answer 101 and switch to C_WS. */
+static void ws_handshake(conn_t *c)
+{
+    const char *path, *pe, *q, *extra, *v, *ve;
+    tt_buf_t key = TT_BUF_INIT, h = TT_BUF_INIT, ext = TT_BUF_INIT;
+    int status, reject;
+    char accept[32];
+    url_split(c, &path, &pe, &q);
+    const char *why = ws_check(c, &key, &status, &extra);
+    if ((reject = reject_status(q)) != 0 || why) {
+        tt_buf_free(&key);
+        if (reject)
+            respond_reject(c, reject);
+        else
+            respond_simple(c, status, extra, why, strlen(why));
+        return;
+    }
+    ws_accept_value(&key, accept);
+    head_begin(c, &h, 101);
+    tt_buf_appendf(&h, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
+                   accept);
+    echo_protocol(c, &h);
+    tt_buf_appends(&c->ws.prefix, "");
+    if (query_param(q, "grip", &v, &ve) && ve - v == 1 && *v == '1' &&
+        head_values(&c->head, "Sec-WebSocket-Extensions", &ext) && has_item(ext.data, "grip"))
+        grip_prefix(q, &c->ws.prefix, &h);
+    query_headers(c, q, &h);
+    c->user_connection = 1; /* the Connection header is ours */
+    head_end(c, &h);
+    conn_write(c, &h);
+    c->state = C_WS;
+    ws_log_conn(c, "open", 0);
+    ws_close_param(c, q);
+    tt_buf_free(&key);
+    tt_buf_free(&ext);
+    ws_process(c);
+}
+
+/* ---- /wsoh: WebSocket-over-HTTP (pushpin.org/docs/protocols/websocket-over-http) ---- */
+
+typedef struct {
+    char name[16];
+    const char *data; /* NULL when the event has no content */
+    size_t len;
+} wsoh_event_t;
+
+/* One event at *p: "NAME\r\n" or "NAME <hex length>\r\n<content>\r\n".
+ * Returns 0 and advances *p, or -1 if malformed. */
+static int wsoh_parse(const char **p, const char *e, wsoh_event_t *ev)
+{
+    const char *s = *p, *nl = s;
+    while (nl + 1 < e && !(nl[0] == '\r' && nl[1] == '\n'))
+        nl++;
+    if (nl + 1 >= e)
+        return -1;
+    const char *sp = memchr(s, ' ', (size_t)(nl - s));
+    const char *ne = sp ? sp : nl;
+    if (ne == s || (size_t)(ne - s) >= sizeof ev->name)
+        return -1;
+    memcpy(ev->name, s, (size_t)(ne - s));
+    ev->name[ne - s] = '\0';
+    ev->data = NULL;
+    ev->len = 0;
+    *p = nl + 2;
+    if (!sp)
+        return 0;
+    if (nl - sp < 2 || nl - sp > 9)
+        return -1;
+    for (const char *h = sp + 1; h < nl; h++) {
+        if (hexval((unsigned char)*h) < 0)
+            return -1;
+        ev->len = ev->len * 16 + (size_t)hexval((unsigned char)*h);
+    }
+    if ((size_t)(e - *p) < ev->len + 2 || memcmp(*p + ev->len, "\r\n", 2) != 0)
+        return -1;
+    ev->data = *p;
+    *p += ev->len + 2;
+    return 0;
+}
+
+/* Act on one event; 0, or -1 for an unknown event. *open notes OPEN. */
+static int wsoh_event(ws_out_t *o, const wsoh_event_t *ev, const char *cid, int *open)
+{
+    const char *d = ev->data ? ev->data : "";
+    int code = 0;
+    if (strcmp(ev->name, "CLOSE") == 0 && ev->len >= 2)
+        code = (unsigned char)d[0] << 8 | (unsigned char)d[1];
+    ws_log_add("wsoh", cid, ev->name, code);
+    if (strcmp(ev->name, "OPEN") == 0) {
+        *open = 1;
+        tt_buf_appends(o->events, "OPEN\r\n");
+    } else if (strcmp(ev->name, "TEXT") == 0) {
+        if (!ws_command(o, d, ev->len))
+            out_send(o, OP_TEXT, o->prefix, d, ev->len);
+    } else if (strcmp(ev->name, "BINARY") == 0) {
+        out_send(o, OP_BINARY, o->prefix, d, ev->len);
+    } else if (strcmp(ev->name, "PING") == 0) {
+        out_send(o, OP_PONG, "", d, ev->len);
+    } else if (strcmp(ev->name, "CLOSE") == 0) {
+        out_send(o, OP_CLOSE, "", d, ev->len);
+    } else if (strcmp(ev->name, "PONG") != 0 && strcmp(ev->name, "DISCONNECT") != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The response headers: Content-Type always; on OPEN the grip extension,
+ * meta, protocol and h= headers; Keep-Alive-Interval when asked. */
+static void wsoh_headers(conn_t *c, const char *q, int open, tt_buf_t *prefix, tt_buf_t *hdrs)
+{
+    const char *v, *ve;
+    int grip = !(query_param(q, "grip", &v, &ve) && ve - v == 1 && *v == '0');
+    tt_buf_t discard = TT_BUF_INIT;
+    tt_buf_appends(hdrs, "Content-Type: application/websocket-events\r\n");
+    tt_buf_reset(prefix);
+    tt_buf_appends(prefix, "");
+    if (grip)
+        grip_prefix(q, prefix, open ? hdrs : &discard);
+    if (query_param(q, "kai", &v, &ve)) {
+        tt_buf_appends(hdrs, "Keep-Alive-Interval: ");
+        tt_buf_append(hdrs, v, (size_t)(ve - v));
+        tt_buf_appends(hdrs, "\r\n");
+    }
+    if (open && query_param(q, "meta", &v, &ve) && ve - v == 1 && *v == '1')
+        tt_buf_appends(hdrs, "Set-Meta-User: alice\r\n");
+    if (open) {
+        echo_protocol(c, hdrs);
+        query_headers(c, q, hdrs);
+    }
+    tt_buf_free(&discard);
+}
+
+/* Run the events of the body into `out`. Returns NULL, or why it failed. */
+static const char *wsoh_run(conn_t *c, ws_out_t *o, int *open)
+{
+    tt_buf_t cid = TT_BUF_INIT;
+    const char *p = c->body.data ? c->body.data : "", *e = p + c->body.len, *why = NULL;
+    if (!head_values(&c->head, "Connection-Id", &cid))
+        tt_buf_appends(&cid, "-");
+    while (p < e && !why) {
+        wsoh_event_t ev;
+        if (wsoh_parse(&p, e, &ev) < 0)
+            why = "malformed websocket-events body";
+        else if (wsoh_event(o, &ev, cid.data, open) < 0)
+            why = "unknown websocket event";
+    }
+    tt_buf_free(&cid);
+    return why;
+}
+
+static void wsoh_respond(conn_t *c)
+{
+    const char *path, *pe, *q;
+    tt_buf_t ct = TT_BUF_INIT, out = TT_BUF_INIT, hdrs = TT_BUF_INIT, prefix = TT_BUF_INIT;
+    int open = 0, reject;
+    url_split(c, &path, &pe, &q);
+    head_values(&c->head, "Content-Type", &ct);
+    if (c->parser.method != HTTP_POST) {
+        respond_simple(c, 405, "Allow: POST\r\n", "POST only", 9);
+    } else if (strcmp(ct.data, "application/websocket-events") != 0) {
+        respond_text(c, 415, "expected Content-Type: application/websocket-events");
+    } else if (c->too_large) {
+        c->close_after = 1;
+        respond_text(c, 413, "too large");
+    } else {
+        /* The prefix is the same for every request of the connection: the
+         * query says it, as the OPEN answer told the proxy. */
+        wsoh_headers(c, q, 0, &prefix, &hdrs);
+        ws_out_t o = {c, &out, prefix.data};
+        const char *why = wsoh_run(c, &o, &open);
+        if (why) {
+            respond_text(c, 400, why);
+        } else if (open && (reject = reject_status(q)) != 0) {
+            respond_reject(c, reject);
+        } else {
+            tt_buf_reset(&hdrs);
+            wsoh_headers(c, q, open, &prefix, &hdrs);
+            respond_simple(c, 200, hdrs.data, out.data ? out.data : "", out.len);
+        }
+    }
+    tt_buf_free(&ct);
+    tt_buf_free(&out);
+    tt_buf_free(&hdrs);
+    tt_buf_free(&prefix);
 }
 
 /* Answer the request that has just been read completely. */
@@ -651,6 +1604,16 @@ static void respond(conn_t *c)
         break;
     case R_RESPOND:
         respond_custom(c);
+        break;
+    case R_WS:
+        ws_handshake(c);
+        break;
+    case R_WSOH:
+        wsoh_respond(c);
+        break;
+    case R_WSLOG:
+        respond_simple(c, 200, "Content-Type: text/plain\r\n", ws_log.data ? ws_log.data : "",
+                       ws_log.len);
         break;
     default:
         respond_text(c, 404, "not found");
@@ -730,7 +1693,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         for (size_t i = 0; i < len; i++)
             s += (unsigned char)at[i];
         c->body_sum = s;
-    } else if (c->route == R_ECHO && !c->too_large) {
+    } else if ((c->route == R_ECHO || c->route == R_WSOH) && !c->too_large) {
         if (c->head.len + c->body.len + len > ECHO_LIMIT)
             c->too_large = 1;
         else
@@ -909,6 +1872,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     if (c->state == C_RESPOND)
         conn_read_update(c);
+    else if (c->state == C_WS)
+        ws_process(c);
     else
         conn_process(c);
 }
@@ -916,8 +1881,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 /* Read while there is room for input (and always while lingering). */
 static void conn_read_update(conn_t *c)
 {
+    /* A WebSocket frame is parsed only once it is whole, so the input may
+     * have to hold the largest frame accepted. */
+    size_t limit = c->state == C_WS ? WS_IN_LIMIT : IN_LIMIT;
     int want = c->state == C_LINGER ||
-               (!c->peer_eof && c->state != C_CLOSED && c->in.len - c->in_off < IN_LIMIT);
+               (!c->peer_eof && c->state != C_CLOSED && c->in.len - c->in_off < limit &&
+                !(c->state == C_WS && c->inflight >= WS_MAX_INFLIGHT));
     if (want && !c->reading)
         c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
     else if (!want && c->reading) {
@@ -935,6 +1904,8 @@ static void on_handle_closed(uv_handle_t *h)
     tt_buf_free(&c->url);
     tt_buf_free(&c->head);
     tt_buf_free(&c->body);
+    tt_buf_free(&c->ws.prefix);
+    tt_buf_free(&c->ws.msg);
     while (c->nspare > 0)
         tt_buf_free(&c->spare[--c->nspare]);
     free(c);
