@@ -708,6 +708,16 @@ void tt_proxy_request(tt_client_t *cl, tt_msg_t *req, void *arg)
         tt_ws_start(env, cl, req, route);
         return;
     }
+    uint32_t ctlen = 0;
+    const char *ct = tt_msg_get(req, "content-type", &ctlen);
+    static const char events[] = "application/websocket-events";
+    if (ct && ctlen >= sizeof events - 1 && tt_str_ieq(ct, sizeof events - 1, events) &&
+        !client_trusted(env->snap->cfg, req)) {
+        /* Only Tether speaks WebSocket-over-HTTP to backends (GRIP.md 3). */
+        tt_client_simple(cl, 403, NULL, "text/plain",
+                         "Forbidden: clients may not send application/websocket-events\n");
+        return;
+    }
     tt_proxy_t *px = tt_xcalloc(1, sizeof *px);
     px->env = env;
     env->stats.active++;

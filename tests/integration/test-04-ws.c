@@ -351,3 +351,19 @@ TEST_IMPL(ws_publish_many)
     wfx_stop(&fx);
     return 0;
 }
+
+/* Only Tether speaks WebSocket-over-HTTP to backends: a client may not. */
+TEST_IMPL(ws_events_from_client_forbidden)
+{
+    wfx_t fx;
+    wfx_start(&fx, NULL);
+    tt_resp_t r;
+    ASSERT_OK(tt_http_request(fx.tether.port,
+                              "POST /t/x HTTP/1.1\r\nHost: h\r\nContent-Type: "
+                              "application/websocket-events\r\nContent-Length: 6\r\n\r\nOPEN\r\n",
+                              &r, T_MS));
+    ASSERT_EQ(r.status, 403);
+    tt_resp_free(&r);
+    wfx_stop(&fx);
+    return 0;
+}
