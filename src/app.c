@@ -210,8 +210,7 @@ static void start_watch(app_t *a)
         a->watching = true;
         uv_unref((uv_handle_t *)&a->watch);
     } else {
-        tt_log_warn("cannot watch %s for changes: %s (SIGHUP still reloads)", dir,
-                    uv_strerror(rc));
+        tt_log_warn("cannot watch %s for changes: %s (SIGHUP still reloads)", dir, uv_strerror(rc));
         uv_close((uv_handle_t *)&a->watch, NULL);
     }
     free(dir);

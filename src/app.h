@@ -12,12 +12,12 @@
 #define TT_MAX_CLI_ROUTES 64
 
 typedef struct tt_app_opts_s {
-    const char *config_path; /* NULL: built-in defaults */
+    const char *config_path;             /* NULL: built-in defaults */
     const char *ports[TT_MAX_CLI_PORTS]; /* --port values, override http_port */
     int n_ports;
     const char *routes[TT_MAX_CLI_ROUTES]; /* --route lines, override the routes file */
     int n_routes;
-    int log_level; /* -1: from the config */
+    int log_level;         /* -1: from the config */
     const char *port_file; /* write "http addr:port" lines once listening */
     bool watch_stdin;      /* stop when stdin reaches EOF (the parent went away) */
 } tt_app_opts_t;

@@ -1,6 +1,7 @@
 /* Growable byte buffer. */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,4 +73,31 @@ void tt_buf_free(tt_buf_t *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int tt_buf_read_file(tt_buf_t *b, const char *path, size_t max, const char **why)
+{
+    static char msg[256];
+    tt_buf_reset(b);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        *why = msg;
+        return -1;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b->len <= max)
+        tt_buf_append(b, chunk, n);
+    int failed = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (failed || b->len > max) {
+        snprintf(msg, sizeof msg, failed ? "cannot read: %s" : "file too large", strerror(saved));
+        *why = msg;
+        tt_buf_free(b);
+        return -1;
+    }
+    tt_buf_append(b, "", 0); /* an empty file still gets a NUL-terminated buffer */
+    return 0;
 }

@@ -228,25 +228,9 @@ static char *path_join(const char *dir, const char *name)
  * and points *why at a reason. */
 static int read_file(const char *path, char **out, size_t *len, const char **why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *why = strerror(errno);
-        return -1;
-    }
     tt_buf_t b = TT_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= MAX_FILE_SIZE)
-        tt_buf_append(&b, chunk, n);
-    int failed = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (failed || b.len > MAX_FILE_SIZE) {
-        *why = failed ? strerror(saved) : "file too large";
-        tt_buf_free(&b);
+    if (tt_buf_read_file(&b, path, MAX_FILE_SIZE, why) != 0)
         return -1;
-    }
-    tt_buf_append(&b, "", 0); /* an empty file still gets a NUL-terminated buffer */
     *out = b.data;
     *len = b.len;
     return 0;
@@ -424,9 +408,7 @@ static void ini_add(reader_t *rd, enum entry_kind kind, char *key, char *value)
     ini->v[ini->n++] = (entry_t){kind, rd->section, key, value, rd->line};
 }
 
-static void ini_diag(reader_t *rd, enum entry_kind kind, const char *fmt, ...)
-    TT_PRINTF(3, 4)
-    ;
+static void ini_diag(reader_t *rd, enum entry_kind kind, const char *fmt, ...) TT_PRINTF(3, 4);
 
 static void ini_diag(reader_t *rd, enum entry_kind kind, const char *fmt, ...)
 {
@@ -565,12 +547,23 @@ static void apply_number(ctx_t *x, const key_def_t *d, const entry_t *e, const s
         return;
     }
     switch (d->kind) {
-    case K_INT: *(int *)field(x, d) = (int)v; break;
-    case K_SIZE: *(size_t *)field(x, d) = (size_t)v; break;
-    case K_U64: *(uint64_t *)field(x, d) = (uint64_t)v; break;
-    case K_MS: *(uint64_t *)field(x, d) = (uint64_t)v; break;
-    case K_SECONDS: *(uint64_t *)field(x, d) = (uint64_t)v * 1000; break;
-    default: break;
+    case K_INT:
+        *(int *)field(x, d) = (int)v;
+        break;
+    case K_SIZE:
+        *(size_t *)field(x, d) = (size_t)v;
+        break;
+    case K_U64:
+        *(uint64_t *)field(x, d) = (uint64_t)v;
+        break;
+    case K_MS:
+        *(uint64_t *)field(x, d) = (uint64_t)v;
+        break;
+    case K_SECONDS:
+        *(uint64_t *)field(x, d) = (uint64_t)v * 1000;
+        break;
+    default:
+        break;
     }
 }
 
@@ -670,7 +663,7 @@ static void apply_include(ctx_t *x, const entry_t *e, const src_t *at, const cha
     size_t len;
     const char *why;
     if (read_file(path, &text, &len, &why) != 0) {
-        tt_diag_error(x->diag, at->file, at->line, "cannot open include file '%s': %s", path, why);
+        tt_diag_error(x->diag, at->file, at->line, "include file '%s': %s", path, why);
     } else {
         char *sub_dir = tt_platform_dirname(path);
         x->depth++;
@@ -719,19 +712,34 @@ static void apply_entry(ctx_t *x, const key_def_t *d, const entry_t *e, const sr
         if (d->off == F(port_offset))
             note_offset(x, at);
         break;
-    case K_DURATION: apply_duration(x, d, e, at); break;
-    case K_STR: set_str(field(x, d), e->value, false); break;
-    case K_OPTSTR: set_str(field(x, d), e->value, true); break;
-    case K_ADDR: apply_addr(x, d, e, at); break;
-    case K_LISTEN: apply_listen(x, e, at); break;
+    case K_DURATION:
+        apply_duration(x, d, e, at);
+        break;
+    case K_STR:
+        set_str(field(x, d), e->value, false);
+        break;
+    case K_OPTSTR:
+        set_str(field(x, d), e->value, true);
+        break;
+    case K_ADDR:
+        apply_addr(x, d, e, at);
+        break;
+    case K_LISTEN:
+        apply_listen(x, e, at);
+        break;
     case K_XFF:
         if (!parse_xff(e->value, field(x, d)))
             bad_value(x, at, e, "truncate:N and/or append");
         break;
-    case K_XFP: apply_xfp(x, d, e, at); break;
-    case K_PATH: apply_path(x, d, e, at); break;
+    case K_XFP:
+        apply_xfp(x, d, e, at);
+        break;
+    case K_PATH:
+        apply_path(x, d, e, at);
+        break;
     case K_IGNORE:
-    case K_INCLUDE: break;
+    case K_INCLUDE:
+        break;
     }
 }
 
@@ -856,7 +864,7 @@ int tt_config_load(const char *path, tt_config_t **out, tt_diag_t *diag)
     *out = NULL;
     if (read_file(path, &text, &len, &why) != 0) {
         if (diag)
-            tt_diag_error(diag, path, 0, "cannot open: %s", why);
+            tt_diag_error(diag, path, 0, "%s", why);
         return TT_EPARSE;
     }
     char *dir = tt_platform_dirname(path);

@@ -62,8 +62,8 @@ typedef struct tt_config_s {
     char *upstream_key; /* NULL when unset */
 
     /* [handler] */
-    char push_in_http_addr[64]; /* "127.0.0.1" */
-    int push_in_http_port;      /* 5561 */
+    char push_in_http_addr[64];           /* "127.0.0.1" */
+    int push_in_http_port;                /* 5561 */
     size_t push_in_http_max_headers_size; /* 10000 */
     size_t push_in_http_max_body_size;    /* 1000000 */
     int message_rate;                     /* per-connection sends/s; 0 = unlimited */
@@ -74,15 +74,15 @@ typedef struct tt_config_s {
     uint64_t subscription_linger_ms;      /* 60 s */
 
     /* [tether]: Tether's own limits and timeouts */
-    uint64_t max_request_body;            /* bytes, 0 = unlimited (default) -> 413 */
-    size_t max_response_header_size;      /* 65536: backend response head -> 502 */
-    uint64_t client_header_timeout_ms;    /* 30 s to receive a request head -> 408 */
-    uint64_t client_idle_timeout_ms;      /* 60 s keep-alive idle between requests */
-    uint64_t backend_connect_timeout_ms;  /* 5 s per target, then failover / 502 */
-    uint64_t backend_response_timeout_ms; /* 60 s from request sent to response head -> 504 */
+    uint64_t max_request_body;             /* bytes, 0 = unlimited (default) -> 413 */
+    size_t max_response_header_size;       /* 65536: backend response head -> 502 */
+    uint64_t client_header_timeout_ms;     /* 30 s to receive a request head -> 408 */
+    uint64_t client_idle_timeout_ms;       /* 60 s keep-alive idle between requests */
+    uint64_t backend_connect_timeout_ms;   /* 5 s per target, then failover / 502 */
+    uint64_t backend_response_timeout_ms;  /* 60 s from request sent to response head -> 504 */
     uint64_t backend_keepalive_timeout_ms; /* 30 s an idle pooled backend connection is kept */
-    int backend_pool_size;                /* 32 idle connections kept per target */
-    uint64_t shutdown_grace_ms;           /* 10 s for in-flight requests on SIGTERM */
+    int backend_pool_size;                 /* 32 idle connections kept per target */
+    uint64_t shutdown_grace_ms;            /* 10 s for in-flight requests on SIGTERM */
     size_t subscriber_queue_max; /* 1 MiB unsent to one held client: past it, it is cut off */
     size_t ws_max_message;       /* 1 MiB: a larger WebSocket message closes with 1009 */
     /* Publish API authentication (off by default, as Pushpin): "bearer:TOKEN"

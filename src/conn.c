@@ -148,7 +148,8 @@ void tt_conn_writev(tt_conn_t *c, const uv_buf_t *bufs, int n)
 
 void tt_conn_write2(tt_conn_t *c, const void *a, size_t alen, const void *b, size_t blen)
 {
-    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
+    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen),
+                        uv_buf_init((char *)b, (unsigned)blen)};
     tt_conn_writev(c, bufs, blen ? 2 : 1);
 }
 

@@ -33,11 +33,11 @@ typedef void (*tt_conn_cb)(tt_conn_t *c);
 struct tt_conn_s {
     uv_tcp_t tcp;
     tt_conn_read_cb on_read;
-    tt_conn_cb on_drain;  /* may be NULL */
-    tt_conn_cb on_close;  /* called once the handle is closed */
-    tt_conn_cb on_flush;  /* one-shot: called from a write callback when queued reaches 0;
-                           set it only while queued > 0 */
-    void *data;           /* the owner */
+    tt_conn_cb on_drain; /* may be NULL */
+    tt_conn_cb on_close; /* called once the handle is closed */
+    tt_conn_cb on_flush; /* one-shot: called from a write callback when queued reaches 0;
+                          set it only while queued > 0 */
+    void *data;          /* the owner */
     size_t queued;
     int write_error; /* first write failure, 0 if none */
     bool reading;

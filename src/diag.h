@@ -13,7 +13,10 @@ typedef struct tt_diag_s {
     int warnings;
 } tt_diag_t;
 
-#define TT_DIAG_INIT {TT_BUF_INIT, 0, 0}
+#define TT_DIAG_INIT                                                                               \
+    {                                                                                              \
+        TT_BUF_INIT, 0, 0                                                                          \
+    }
 
 /* line <= 0 omits the line number; file NULL omits the file. */
 void tt_diag_error(tt_diag_t *d, const char *file, int line, const char *fmt, ...) TT_PRINTF(4, 5);

@@ -6,15 +6,25 @@
 const char *tt_strerror(int err)
 {
     switch (err) {
-    case TT_EPARSE: return "malformed input";
-    case TT_ELIMIT: return "limit exceeded";
-    case TT_ETLS: return "TLS error";
-    case TT_ESTORE: return "storage error";
-    case TT_ENOROUTE: return "no route";
-    case TT_ETIMEOUT: return "timed out";
-    case TT_ECLOSED: return "connection closed early";
-    case TT_AGAIN: return "need more input";
-    case TT_DECLINED: return "declined";
-    default: return uv_strerror(err);
+    case TT_EPARSE:
+        return "malformed input";
+    case TT_ELIMIT:
+        return "limit exceeded";
+    case TT_ETLS:
+        return "TLS error";
+    case TT_ESTORE:
+        return "storage error";
+    case TT_ENOROUTE:
+        return "no route";
+    case TT_ETIMEOUT:
+        return "timed out";
+    case TT_ECLOSED:
+        return "connection closed early";
+    case TT_AGAIN:
+        return "need more input";
+    case TT_DECLINED:
+        return "declined";
+    default:
+        return uv_strerror(err);
     }
 }

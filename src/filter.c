@@ -49,8 +49,7 @@ static bool var_subst(const tt_filter_ctx_t *ctx, const char *s, size_t len, tt_
 }
 
 bool tt_filter_pass(char *const *filters, size_t n, const tt_filter_ctx_t *ctx,
-                    const tt_pub_item_t *item, const char **content, size_t *len,
-                    tt_buf_t *scratch)
+                    const tt_pub_item_t *item, const char **content, size_t *len, tt_buf_t *scratch)
 {
     for (size_t f = 0; f < n; f++) {
         const char *name = filters[f];

@@ -18,6 +18,8 @@
  * it; where it subscribes to an empty channel name we skip the name. */
 #include "grip.h"
 
+#include "base64.h"
+
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -165,82 +167,6 @@ static bool is_token(const char *s, size_t n)
             return false;
     }
     return true;
-}
-
-/* ---- base64 ---- */
-
-static int b64_val(char ch, bool url)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == (url ? '-' : '+'))
-        return 62;
-    if (ch == (url ? '_' : '/'))
-        return 63;
-    return -1;
-}
-
-/* Lenient (standard alphabet) skips every character outside the alphabet,
- * '=' included, as Qt 5's QByteArray::fromBase64 does. Strict (base64url,
- * as the JWT crate Pushpin uses) fails on any such character, on a length
- * that leaves 6 bits over, or on non-zero unused bits. Returns a new
- * NUL-terminated buffer, or NULL when strict decoding fails. */
-static unsigned char *b64_decode(const char *s, size_t n, bool strict, size_t *out_len)
-{
-    unsigned char *out = tt_xmalloc(n / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = b64_val(s[i], strict);
-        if (d < 0) {
-            if (strict)
-                goto bad;
-            continue;
-        }
-        acc = (acc << 6) | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (strict && (bits >= 6 || acc != 0))
-        goto bad;
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-bad:
-    free(out);
-    return NULL;
-}
-
-/* base64url without padding. */
-static char *b64url_encode(const unsigned char *p, size_t n)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = tt_xmalloc(n / 3 * 4 + 5);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = abc[(acc >> bits) & 63];
-        }
-        acc &= (1u << bits) - 1;
-    }
-    if (bits > 0)
-        out[o++] = abc[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
-    return out;
 }
 
 /* ---- header items and params (Pushpin's HttpHeaders) ---- */
@@ -558,17 +484,6 @@ static int parse_expose(ctx_t *c, const tt_msg_t *m)
     return each_item(c, m, "Grip-Expose-Headers", expose_item);
 }
 
-static int hex_val(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* format=cstring, as Pushpin's unescape(): \\ \r \n \xHH; any other escape
  * is dropped, backslash and all (checked on Pushpin 1.36). A dangling
  * backslash, a bad \x, or an empty result is an error (NULL). */
@@ -581,9 +496,9 @@ static char *cstring_decode(const char *s, size_t n, size_t *out_len)
             if (++i >= n)
                 goto bad;
             if (s[i] == 'x') {
-                if (i + 2 >= n || hex_val(s[i + 1]) < 0 || hex_val(s[i + 2]) < 0)
+                if (i + 2 >= n || tt_hex_val(s[i + 1]) < 0 || tt_hex_val(s[i + 2]) < 0)
                     goto bad;
-                ch = (char)(hex_val(s[i + 1]) << 4 | hex_val(s[i + 2]));
+                ch = (char)(tt_hex_val(s[i + 1]) << 4 | tt_hex_val(s[i + 2]));
                 i += 2;
             } else if (s[i] == '\\' || s[i] == 'r' || s[i] == 'n') {
                 ch = s[i] == 'r' ? '\r' : s[i] == 'n' ? '\n' : '\\';
@@ -644,7 +559,7 @@ static int ka_data(ctx_t *c, const params_t *p)
         if (!out)
             return fail(c, "failed to parse Grip-Keep-Alive cstring format");
     } else if (strcmp(f, "base64") == 0) {
-        out = (char *)b64_decode(data->name, data->name_len, false, &len);
+        out = (char *)tt_base64_decode(data->name, data->name_len, false, &len);
     } else {
         return fail(c, "no such Grip-Keep-Alive format '%s'", f);
     }
@@ -853,7 +768,8 @@ static int json_filters(ctx_t *c, tt_grip_channel_t *ch, const cJSON *filters, c
     if (!cJSON_IsArray(filters))
         return fail(c, "channel contains 'filters' with wrong type");
     const cJSON *f;
-    cJSON_ArrayForEach (f, filters) {
+    cJSON_ArrayForEach(f, filters)
+    {
         if (!cJSON_IsString(f))
             return fail(c, "filters contains value with wrong type");
         add_filter(ch, f->valuestring, strlen(f->valuestring));
@@ -914,7 +830,8 @@ static int json_channels(ctx_t *c, const cJSON *hold)
         return fail(c, "hold does not contain 'channels'");
     if (!cJSON_IsArray(channels))
         return fail(c, "hold contains 'channels' with wrong type");
-    cJSON_ArrayForEach (v, channels) {
+    cJSON_ArrayForEach(v, channels)
+    {
         int rc = json_channel(c, v);
         if (rc)
             return rc;
@@ -952,7 +869,8 @@ static int json_keep_alive(ctx_t *c, const cJSON *hold)
         return fail(c, "keep-alive contains 'content' with wrong type");
     size_t len;
     if (bin) {
-        char *data = (char *)b64_decode(bin->valuestring, strlen(bin->valuestring), false, &len);
+        char *data =
+            (char *)tt_base64_decode(bin->valuestring, strlen(bin->valuestring), false, &len);
         set_ka_data(c->in, data, len);
     } else if (text) {
         len = strlen(text->valuestring);
@@ -969,7 +887,8 @@ static int json_meta(ctx_t *c, const cJSON *hold)
         return 0;
     if (!cJSON_IsObject(meta))
         return fail(c, "hold contains 'meta' with wrong type");
-    cJSON_ArrayForEach (v, meta) {
+    cJSON_ArrayForEach(v, meta)
+    {
         if (!cJSON_IsString(v))
             return fail(c, "'meta' contains '%s' with wrong type", v->string);
         set_meta(c->in, v->string, v->valuestring);
@@ -1064,12 +983,14 @@ static int json_headers(ctx_t *c, const cJSON *r)
     if (!headers)
         return 0;
     if (cJSON_IsArray(headers)) {
-        cJSON_ArrayForEach (h, headers) {
+        cJSON_ArrayForEach(h, headers)
+        {
             if ((rc = json_header_pair(c, h)) != 0)
                 return rc;
         }
     } else if (cJSON_IsObject(headers)) {
-        cJSON_ArrayForEach (h, headers) {
+        cJSON_ArrayForEach(h, headers)
+        {
             if (!cJSON_IsString(h))
                 return fail(c, "headers contains '%s' with wrong type", h->string);
             if ((rc = add_header(c, h->string, h->valuestring)) != 0)
@@ -1093,7 +1014,7 @@ static int json_body(ctx_t *c, const cJSON *r)
     size_t len = 0;
     char *body = NULL;
     if (bin)
-        body = (char *)b64_decode(bin->valuestring, strlen(bin->valuestring), false, &len);
+        body = (char *)tt_base64_decode(bin->valuestring, strlen(bin->valuestring), false, &len);
     else if (text && (len = strlen(text->valuestring)) > 0)
         body = tt_xstrndup(text->valuestring, len);
     if (body && len == 0) {
@@ -1288,7 +1209,7 @@ int tt_grip_key_decode(const char *setting, unsigned char **key, size_t *key_len
     if (strncmp(setting, "file:", 5) == 0)
         return TT_EPARSE; /* "file: keys are not supported yet" */
     if (strncmp(setting, "base64:", 7) == 0) {
-        *key = b64_decode(setting + 7, strlen(setting + 7), false, key_len);
+        *key = tt_base64_decode(setting + 7, strlen(setting + 7), false, key_len);
         return 0;
     }
     *key_len = strlen(setting);
@@ -1351,7 +1272,7 @@ static bool sign_append(tt_buf_t *tok, const unsigned char *key, size_t key_len)
     unsigned char mac[SHA256_LEN];
     if (!hmac_sha256(key, key_len, tok->data, tok->len, mac))
         return false;
-    char *sig = b64url_encode(mac, sizeof mac);
+    char *sig = tt_base64url_encode(mac, sizeof mac);
     tt_buf_appendf(tok, ".%s", sig);
     free(sig);
     return true;
@@ -1364,8 +1285,8 @@ char *tt_grip_sig_make(const unsigned char *key, size_t key_len, const char *iss
     tt_buf_appendf(&claims, "{\"exp\":%" PRId64 ",\"iss\":", now + SIG_LIFETIME);
     json_str(&claims, iss ? iss : "");
     tt_buf_append(&claims, "}", 1);
-    char *h = b64url_encode((const unsigned char *)header, sizeof header - 1);
-    char *p = b64url_encode((const unsigned char *)claims.data, claims.len);
+    char *h = tt_base64url_encode((const unsigned char *)header, sizeof header - 1);
+    char *p = tt_base64url_encode((const unsigned char *)claims.data, claims.len);
     tt_buf_appendf(&tok, "%s.%s", h, p);
     free(h);
     free(p);
@@ -1381,7 +1302,7 @@ char *tt_grip_sig_make(const unsigned char *key, size_t key_len, const char *iss
 static cJSON *jwt_part(const char *s, size_t n)
 {
     size_t len;
-    unsigned char *raw = b64_decode(s, n, true, &len);
+    unsigned char *raw = tt_base64_decode(s, n, true, &len);
     if (!raw)
         return NULL;
     cJSON *obj = json_parse((const char *)raw, len);
@@ -1422,7 +1343,7 @@ static bool jwt_sig_ok(const char *tok, size_t signed_len, const char *sig, size
     unsigned char mac[SHA256_LEN];
     if (!hmac_sha256(key, key_len, tok, signed_len, mac))
         return false;
-    char *want = b64url_encode(mac, sizeof mac);
+    char *want = tt_base64url_encode(mac, sizeof mac);
     size_t want_len = strlen(want);
     unsigned char diff = want_len != sig_len;
     for (size_t i = 0; i < want_len && i < sig_len; i++)

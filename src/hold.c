@@ -57,8 +57,8 @@ static void subscribe_all(tt_proxy_t *px, enum tt_sub_mode mode)
         if (in->channels[i].prev_id)
             px->last_ids[i] = tt_xstrdup(in->channels[i].prev_id);
         tt_hub_subscribe(px->env->hub, &px->subs[i], in->channels[i].name, mode, cb, px);
-        tt_log_debug("subscribe %.*s channel=%s", (int)px->req->target_len,
-                     tt_msg_target(px->req), in->channels[i].name);
+        tt_log_debug("subscribe %.*s channel=%s", (int)px->req->target_len, tt_msg_target(px->req),
+                     in->channels[i].name);
     }
 }
 
@@ -130,8 +130,8 @@ static bool hold_subscribed(void *owner, const char *channel)
     return false;
 }
 
-static bool filters_pass(tt_proxy_t *px, size_t ch, const tt_pub_item_t *item,
-                         const char **content, size_t *len, tt_buf_t *scratch)
+static bool filters_pass(tt_proxy_t *px, size_t ch, const tt_pub_item_t *item, const char **content,
+                         size_t *len, tt_buf_t *scratch)
 {
     const tt_grip_channel_t *c = &px->in->channels[ch];
     tt_filter_ctx_t ctx = {hold_meta, hold_subscribed, px};
@@ -154,8 +154,8 @@ static void send_response(tt_proxy_t *px, int code, const char *reason, const ch
 static void on_response_timeout(uv_timer_t *t)
 {
     tt_proxy_t *px = t->data;
-    send_response(px, px->resp_status, px->resp_reason, px->resp_headers.data,
-                  px->resp_headers.len, px->resp_body.data, px->resp_body.len);
+    send_response(px, px->resp_status, px->resp_reason, px->resp_headers.data, px->resp_headers.len,
+                  px->resp_body.data, px->resp_body.len);
     tt__proxy_finish(px, "timeout");
 }
 
@@ -295,8 +295,7 @@ static void on_link_timeout(uv_timer_t *t)
 static void restart_link_timer(tt_proxy_t *px)
 {
     if (px->in->next_link && px->in->next_link_timeout > 0)
-        uv_timer_start(&px->timer, on_link_timeout, (uint64_t)px->in->next_link_timeout * 1000,
-                       0);
+        uv_timer_start(&px->timer, on_link_timeout, (uint64_t)px->in->next_link_timeout * 1000, 0);
 }
 
 static void end_stream(tt_proxy_t *px, const char *why)
@@ -343,8 +342,8 @@ static void stream_deliver(tt_sub_t *sub, tt_delivery_t *d)
     }
     if (tt_client_queued(px->cl) > px->snap->cfg->subscriber_queue_max) {
         px->env->stats.slow_subscribers++;
-        tt_log_info("slow subscriber %s: %zu bytes unsent, disconnecting",
-                    tt_client_peer(px->cl), tt_client_queued(px->cl));
+        tt_log_info("slow subscriber %s: %zu bytes unsent, disconnecting", tt_client_peer(px->cl),
+                    tt_client_queued(px->cl));
         tt_client_abort(px->cl);
         tt__proxy_finish(px, "slow");
         return;
@@ -361,7 +360,7 @@ static void stream_deliver(tt_sub_t *sub, tt_delivery_t *d)
         write_stream(px, scratch.data, scratch.len);
     else
         tt_client_body_shared(px->cl, tt_client_chunked(px->cl) ? tt_hub_stream_chunk(d)
-                                                               : tt_hub_stream_raw(d));
+                                                                : tt_hub_stream_raw(d));
     tt_buf_free(&scratch);
     restart_keep_alive(px);
     restart_link_timer(px);
@@ -388,8 +387,8 @@ static void respond_stream_head(tt_proxy_t *px, const tt_msg_t *resp)
     tt_buf_t h = TT_BUF_INIT;
     tt_proxy_response_headers(resp, px->in, &h);
     int code = px->in->status ? px->in->status : resp->status;
-    const char *reason = px->in->status ? px->in->reason : (resp->target_len ? tt_msg_target(resp)
-                                                                              : NULL);
+    const char *reason =
+        px->in->status ? px->in->reason : (resp->target_len ? tt_msg_target(resp) : NULL);
     px->status = code;
     tt_resp_head_t rh = {code, reason, h.data ? h.data : "", h.len, -1};
     tt_client_respond(px->cl, &rh);
@@ -419,8 +418,8 @@ static bool link_head(tt_proxy_t *px, tt_msg_t *resp)
     }
     char err[256] = "";
     tt_instruct_t *in = NULL;
-    if (tt_grip_present(resp) && tt_grip_parse_headers(resp, px->route->prefix, &in, err,
-                                                       sizeof err) != 0) {
+    if (tt_grip_present(resp) &&
+        tt_grip_parse_headers(resp, px->route->prefix, &in, err, sizeof err) != 0) {
         grip_failed(px, err);
         return true;
     }
@@ -510,8 +509,8 @@ static void json_ready(tt_proxy_t *px)
 {
     char err[256] = "";
     tt_instruct_t *in = NULL;
-    if (tt_grip_parse_json(px->resp_msg, px->resp_body.data, px->resp_body.len,
-                           px->route->prefix, &in, err, sizeof err) != 0) {
+    if (tt_grip_parse_json(px->resp_msg, px->resp_body.data, px->resp_body.len, px->route->prefix,
+                           &in, err, sizeof err) != 0) {
         grip_failed(px, err);
         return;
     }
@@ -579,9 +578,10 @@ void tt__hold_on_error(tt_proxy_t *px, int status, const char *why)
         end_stream(px, "backend-error");
         return;
     }
-    tt__proxy_error(px, status, status == 504 ? "Gateway Timeout: the backend did not answer in "
-                                                "time."
-                                              : instruct_error(),
+    tt__proxy_error(px, status,
+                    status == 504 ? "Gateway Timeout: the backend did not answer in "
+                                    "time."
+                                  : instruct_error(),
                     why);
 }
 

@@ -55,6 +55,18 @@ const char *tt_msg_get(const tt_msg_t *m, const char *name, uint32_t *len)
     return tt_msg_value(m, (uint32_t)i);
 }
 
+bool tt_msg_type_is(const tt_msg_t *m, const char *type)
+{
+    uint32_t len = 0;
+    const char *ct = tt_msg_get(m, "content-type", &len);
+    if (!ct)
+        return false;
+    uint32_t n = 0;
+    while (n < len && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')
+        n++;
+    return tt_str_ieq(ct, n, type);
+}
+
 static tt_hdr_t *new_hdr(tt_msg_t *m)
 {
     if (m->n_hdrs == m->cap_hdrs) {
@@ -314,11 +326,16 @@ void tt_parser_expect_no_body(tt_parser_t *ps, bool yes)
 const char *tt_parser_error(const tt_parser_t *ps)
 {
     switch (ps->fail) {
-    case TT_PARSE_URI_TOO_LONG: return "request target too long";
-    case TT_PARSE_HEAD_TOO_LARGE: return "header too large";
-    case TT_PARSE_BODY_TOO_LARGE: return "body too large";
-    case TT_PARSE_BAD_NAME: return "invalid character in header name";
-    default: break;
+    case TT_PARSE_URI_TOO_LONG:
+        return "request target too long";
+    case TT_PARSE_HEAD_TOO_LARGE:
+        return "header too large";
+    case TT_PARSE_BODY_TOO_LARGE:
+        return "body too large";
+    case TT_PARSE_BAD_NAME:
+        return "invalid character in header name";
+    default:
+        break;
     }
     const char *r = llhttp_get_error_reason(&ps->p);
     return r ? r : llhttp_errno_name(llhttp_get_errno(&ps->p));
@@ -326,10 +343,9 @@ const char *tt_parser_error(const tt_parser_t *ps)
 
 bool tt_hdr_is_hop(const tt_msg_t *m, const char *name, size_t len)
 {
-    static const char *const hop[] = {"connection",        "keep-alive", "proxy-connection",
-                                      "transfer-encoding", "te",         "trailer",
-                                      "upgrade",           "proxy-authenticate",
-                                      "proxy-authorization"};
+    static const char *const hop[] = {
+        "connection", "keep-alive", "proxy-connection",   "transfer-encoding",  "te",
+        "trailer",    "upgrade",    "proxy-authenticate", "proxy-authorization"};
     for (size_t i = 0; i < TT_ARRAY_SIZE(hop); i++)
         if (tt_str_ieq(name, len, hop[i]))
             return true;
@@ -348,39 +364,73 @@ bool tt_hdr_is_hop(const tt_msg_t *m, const char *name, size_t len)
 const char *tt_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 417:
+        return "Expectation Failed";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }

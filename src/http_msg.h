@@ -56,6 +56,9 @@ static inline const char *tt_msg_value(const tt_msg_t *m, uint32_t i)
 int tt_msg_find(const tt_msg_t *m, const char *name, uint32_t from);
 /* Value of the first header `name` (NUL-terminated, in the message) or NULL. */
 const char *tt_msg_get(const tt_msg_t *m, const char *name, uint32_t *len);
+/* Whether the message's Content-Type media type is `type` (compared
+ * case-insensitively, parameters ignored). */
+bool tt_msg_type_is(const tt_msg_t *m, const char *type);
 /* Append a header (copies both). */
 void tt_msg_add(tt_msg_t *m, const char *name, size_t nlen, const char *value, size_t vlen);
 
@@ -70,8 +73,8 @@ typedef struct tt_parser_cbs_s {
 
 enum tt_parse_fail {
     TT_PARSE_OK = 0,
-    TT_PARSE_BAD,          /* malformed (400 / 502) */
-    TT_PARSE_URI_TOO_LONG, /* 414 */
+    TT_PARSE_BAD,            /* malformed (400 / 502) */
+    TT_PARSE_URI_TOO_LONG,   /* 414 */
     TT_PARSE_HEAD_TOO_LARGE, /* 431 / 502 */
     TT_PARSE_BODY_TOO_LARGE, /* 413 */
     TT_PARSE_BAD_NAME        /* 400: a header name with a non-token character */

@@ -20,7 +20,6 @@
 #include "ws.h"
 #include "wsframe.h"
 
-
 /* Request bodies kept for a GRIP retry; a longer body cannot be retried. */
 #define RETRY_BODY_MAX 100000
 
@@ -200,8 +199,7 @@ void tt_proxy_grip_headers(tt_proxy_env_t *env, const tt_route_t *route, tt_buf_
         free(k);
     }
     tt_buf_free(&id);
-    tt_buf_appendf(out, "Grip-Sig: %s\r\nGrip-Feature: %s\r\n", env->sig_token,
-                   tt_grip_features());
+    tt_buf_appendf(out, "Grip-Sig: %s\r\nGrip-Feature: %s\r\n", env->sig_token, tt_grip_features());
 }
 
 void tt_proxy_env_clear(tt_proxy_env_t *env)
@@ -370,8 +368,7 @@ static void cl_on_abort(void *x)
     tt__proxy_finish(px, "client-gone");
 }
 
-static const tt_exchange_ops_t client_ops = {cl_on_body, cl_on_body_end, cl_on_drain,
-                                             cl_on_abort};
+static const tt_exchange_ops_t client_ops = {cl_on_body, cl_on_body_end, cl_on_drain, cl_on_abort};
 
 /* ---- upstream callbacks ---------------------------------------------------------- */
 
@@ -433,8 +430,7 @@ static void up_on_head(void *x, tt_msg_t *resp)
 {
     tt_proxy_t *px = x;
     px->status = resp->status;
-    if (px->grip && (px->purpose == PX_LINK || tt_grip_present(resp)) &&
-        tt__hold_on_head(px, resp))
+    if (px->grip && (px->purpose == PX_LINK || tt_grip_present(resp)) && tt__hold_on_head(px, resp))
         return;
     if (px->purpose != PX_ORIGINAL && tt_client_responded(px->cl)) {
         /* A retry answered without GRIP after the client got a head: cannot be. */
@@ -634,11 +630,10 @@ static void gone_error(void *x, int err, const char *why, bool retryable)
     gone_done(x);
 }
 
-static const tt_up_ops_t gone_ops = {gone_connected, gone_head, gone_body,
+static const tt_up_ops_t gone_ops = {gone_connected, gone_head,  gone_body,
                                      gone_end,       gone_error, NULL};
 
-void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request,
-                   size_t len)
+void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request, size_t len)
 {
     gone_t *g = tt_xcalloc(1, sizeof *g);
     tt_buf_append(&g->head, request, len);
@@ -708,10 +703,7 @@ void tt_proxy_request(tt_client_t *cl, tt_msg_t *req, void *arg)
         tt_ws_start(env, cl, req, route);
         return;
     }
-    uint32_t ctlen = 0;
-    const char *ct = tt_msg_get(req, "content-type", &ctlen);
-    static const char events[] = "application/websocket-events";
-    if (ct && ctlen >= sizeof events - 1 && tt_str_ieq(ct, sizeof events - 1, events) &&
+    if (tt_msg_type_is(req, "application/websocket-events") &&
         !client_trusted(env->snap->cfg, req)) {
         /* Only Tether speaks WebSocket-over-HTTP to backends (GRIP.md 3). */
         tt_client_simple(cl, 403, NULL, "text/plain",

@@ -222,8 +222,9 @@ void tt_publish_request(tt_client_t *cl, tt_msg_t *req, void *arg)
         return;
     }
     if (pick_format(req, &json) != 0) {
-        text(cl, 406, NULL, "Not Acceptable. Supported formats are text/plain and "
-                            "application/json.\n");
+        text(cl, 406, NULL,
+             "Not Acceptable. Supported formats are text/plain and "
+             "application/json.\n");
         return;
     }
     if (path_is(t, len, "/") || path_is(t, len, "//")) {

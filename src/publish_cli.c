@@ -291,8 +291,9 @@ static int post(http_t *h, const char *url, const char *token, const char *body)
     if (colon)
         *colon = '\0';
     const char *path = slash && strcmp(slash, "/") != 0 ? slash : "/publish/";
-    tt_buf_appendf(&h->req, "POST %s HTTP/1.1\r\nHost: %.*s\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %zu\r\nConnection: close\r\n",
+    tt_buf_appendf(&h->req,
+                   "POST %s HTTP/1.1\r\nHost: %.*s\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n",
                    path, (int)hl, host, strlen(body));
     if (token)
         tt_buf_appendf(&h->req, "Authorization: Bearer %s\r\n", token);

@@ -136,9 +136,7 @@ static const struct {
     {"ipc_file_mode", TP_IGNORED},
 };
 
-static void fail(parser_t *ps, const char *fmt, ...)
-    TT_PRINTF(2, 3)
-    ;
+static void fail(parser_t *ps, const char *fmt, ...) TT_PRINTF(2, 3);
 
 static void fail(parser_t *ps, const char *fmt, ...)
 {
@@ -358,31 +356,58 @@ static void cond_prop(parser_t *ps, tt_route_t *r, enum cprop id, const prop_t *
     const char *v = p->value;
     switch (id) {
     case CP_PROTO:
-    case CP_SSL: cond_proto_ssl(ps, r, id, v); break;
+    case CP_SSL:
+        cond_proto_ssl(ps, r, id, v);
+        break;
     case CP_PATH_BEG:
         if (v[0] == '\0')
             fail(ps, "path_beg cannot be empty");
         else
             set_str(&r->path_beg, v);
         break;
-    case CP_ID: need_value(ps, p, &r->id); break;
-    case CP_AS_HOST: need_value(ps, p, &r->as_host); break;
-    case CP_PREFIX: set_str(&r->prefix, v); break;
-    case CP_REPLACE_BEG: set_str(&r->replace_beg, v); break;
-    case CP_SIG_ISS: set_str(&r->sig_iss, v); break;
-    case CP_SIG_KEY: set_str(&r->sig_key, v); break;
+    case CP_ID:
+        need_value(ps, p, &r->id);
+        break;
+    case CP_AS_HOST:
+        need_value(ps, p, &r->as_host);
+        break;
+    case CP_PREFIX:
+        set_str(&r->prefix, v);
+        break;
+    case CP_REPLACE_BEG:
+        set_str(&r->replace_beg, v);
+        break;
+    case CP_SIG_ISS:
+        set_str(&r->sig_iss, v);
+        break;
+    case CP_SIG_KEY:
+        set_str(&r->sig_key, v);
+        break;
     case CP_PATH_REM:
     case CP_LOG_LEVEL:
         if (!parse_uint(v, INT_MAX, id == CP_PATH_REM ? &r->path_rem : &r->log_level))
             fail(ps, "%s must be a non-negative integer, not '%s'", p->name, v);
         break;
-    case CP_HEADER: add_header(ps, r, v); break;
-    case CP_ORIG_HEADERS: r->orig_headers = true; break;
-    case CP_NO_GRIP: r->no_grip = true; break;
-    case CP_SESSION: r->session = true; break;
-    case CP_DEBUG: r->debug = true; break;
-    case CP_ACO: r->aco = true; break;
-    case CP_IGNORED: break;
+    case CP_HEADER:
+        add_header(ps, r, v);
+        break;
+    case CP_ORIG_HEADERS:
+        r->orig_headers = true;
+        break;
+    case CP_NO_GRIP:
+        r->no_grip = true;
+        break;
+    case CP_SESSION:
+        r->session = true;
+        break;
+    case CP_DEBUG:
+        r->debug = true;
+        break;
+    case CP_ACO:
+        r->aco = true;
+        break;
+    case CP_IGNORED:
+        break;
     }
 }
 
@@ -460,15 +485,33 @@ static void target_addr(parser_t *ps, tt_target_t *t, const char *v)
 static void target_prop(parser_t *ps, tt_target_t *t, enum tprop id, const prop_t *p)
 {
     switch (id) {
-    case TP_SSL: t->ssl = true; break;
-    case TP_INSECURE: t->insecure = true; break;
-    case TP_UNTRUSTED: t->untrusted = true; break;
-    case TP_TRUST_CONNECT_HOST: t->trust_connect_host = true; break;
-    case TP_OVER_HTTP: t->over_http = true; break;
-    case TP_ONE_EVENT: t->one_event = true; break;
-    case TP_HOST: need_value(ps, p, &t->host_header); break;
-    case TP_CLIENT_CERT: need_value(ps, p, &t->client_cert); break;
-    case TP_CLIENT_KEY: need_value(ps, p, &t->client_key); break;
+    case TP_SSL:
+        t->ssl = true;
+        break;
+    case TP_INSECURE:
+        t->insecure = true;
+        break;
+    case TP_UNTRUSTED:
+        t->untrusted = true;
+        break;
+    case TP_TRUST_CONNECT_HOST:
+        t->trust_connect_host = true;
+        break;
+    case TP_OVER_HTTP:
+        t->over_http = true;
+        break;
+    case TP_ONE_EVENT:
+        t->one_event = true;
+        break;
+    case TP_HOST:
+        need_value(ps, p, &t->host_header);
+        break;
+    case TP_CLIENT_CERT:
+        need_value(ps, p, &t->client_cert);
+        break;
+    case TP_CLIENT_KEY:
+        need_value(ps, p, &t->client_key);
+        break;
     case TP_SUB:
         /* Pushpin skips an empty sub= the same way. */
         if (p->value[0] != '\0') {
@@ -476,7 +519,8 @@ static void target_prop(parser_t *ps, tt_target_t *t, enum tprop id, const prop_
             t->subs[t->n_subs++] = tt_xstrdup(p->value);
         }
         break;
-    case TP_IGNORED: break;
+    case TP_IGNORED:
+        break;
     }
 }
 
@@ -625,27 +669,14 @@ int tt_routes_parse(const char *text, size_t len, const char *name, tt_routes_t 
 int tt_routes_load(const char *path, tt_routes_t **out, tt_diag_t *diag)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    tt_buf_t b = TT_BUF_INIT;
+    const char *why;
+    if (tt_buf_read_file(&b, path, MAX_FILE_SIZE, &why) != 0) {
         if (diag)
-            tt_diag_error(diag, path, 0, "cannot open: %s", strerror(errno));
+            tt_diag_error(diag, path, 0, "%s", why);
         return TT_EPARSE;
     }
-    tt_buf_t b = TT_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= MAX_FILE_SIZE)
-        tt_buf_append(&b, chunk, n);
-    int failed = ferror(f);
-    int saved = errno;
-    fclose(f);
-    int rc = TT_EPARSE;
-    if (failed && diag)
-        tt_diag_error(diag, path, 0, "cannot read: %s", strerror(saved));
-    else if (b.len > MAX_FILE_SIZE && diag)
-        tt_diag_error(diag, path, 0, "file too large");
-    else if (!failed && b.len <= MAX_FILE_SIZE)
-        rc = tt_routes_parse(b.data ? b.data : "", b.len, path, out, diag);
+    int rc = tt_routes_parse(b.data, b.len, path, out, diag);
     tt_buf_free(&b);
     return rc;
 }

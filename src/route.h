@@ -32,10 +32,10 @@ typedef struct tt_header_s {
 enum tt_route_proto { TT_PROTO_ANY = 0, TT_PROTO_HTTP, TT_PROTO_WS };
 
 typedef struct tt_route_s {
-    char *host;   /* exact host (lower case, no port) or NULL for `*` */
-    char *id;     /* id=, NULL if unset */
+    char *host; /* exact host (lower case, no port) or NULL for `*` */
+    char *id;   /* id=, NULL if unset */
     enum tt_route_proto proto;
-    int ssl;      /* -1 any, 0 ssl=no, 1 ssl=yes */
+    int ssl;           /* -1 any, 0 ssl=no, 1 ssl=yes */
     char *path_beg;    /* NULL if unset */
     int path_rem;      /* -1 if unset */
     char *replace_beg; /* NULL if unset */

@@ -54,8 +54,8 @@ struct tt_client_s {
     tt_client_t *prev, *next;
     tt_parser_t parser;
     tt_msg_t req;
-    tt_buf_t stash; /* unparsed bytes (next requests) */
-    tt_buf_t early; /* request body read before the handler wanted it */
+    tt_buf_t stash;    /* unparsed bytes (next requests) */
+    tt_buf_t early;    /* request body read before the handler wanted it */
     tt_buf_t out_head; /* response head waiting to leave with the first body bytes */
     const tt_exchange_ops_t *ops;
     const tt_raw_ops_t *raw;
@@ -64,11 +64,11 @@ struct tt_client_s {
     enum cl_state state;
     int handles; /* open uv handles: conn + timer */
     char peer[48];
-    bool head_ready;     /* parsed a head not yet handed to the handler */
-    bool rq_complete;    /* whole request body parsed */
-    bool rq_end_sent;    /* on_body_end delivered */
+    bool head_ready;  /* parsed a head not yet handed to the handler */
+    bool rq_complete; /* whole request body parsed */
+    bool rq_end_sent; /* on_body_end delivered */
     bool want_body, body_paused;
-    bool parse_paused;   /* parser stopped at the end of a message */
+    bool parse_paused; /* parser stopped at the end of a message */
     bool rs_started, rs_done;
     bool keep_alive;
     bool chunked_out, no_body_out, head_pending;
@@ -150,15 +150,20 @@ static void update_reading(tt_client_t *cl)
     switch (cl->state) {
     case CL_IDLE:
     case CL_HEAD:
-    case CL_LINGER: read = cl->stash.len < STASH_MAX; break;
-    case CL_RAW: read = !cl->body_paused; break;
+    case CL_LINGER:
+        read = cl->stash.len < STASH_MAX;
+        break;
+    case CL_RAW:
+        read = !cl->body_paused;
+        break;
     case CL_EXCHANGE:
         if (!cl->rq_complete)
             read = cl->want_body && !cl->body_paused && cl->early.len == 0;
         else
             read = cl->stash.len < STASH_MAX; /* to notice a disconnect */
         break;
-    default: read = false;
+    default:
+        read = false;
     }
     if (read)
         tt_conn_read_start(&cl->conn);
@@ -196,8 +201,9 @@ static void parse_failed(tt_client_t *cl)
     char body[256];
     const tt_server_texts_t *t = s->opts.texts;
     if (t) {
-        const char *text = status == 413 ? t->body_too_large
-                           : status == 400 ? t->bad_request : t->head_too_large;
+        const char *text = status == 413   ? t->body_too_large
+                           : status == 400 ? t->bad_request
+                                           : t->head_too_large;
         snprintf(body, sizeof body, "%s\n", text);
         status = 400;
     } else {

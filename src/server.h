@@ -43,13 +43,13 @@ typedef struct tt_server_texts_s {
 } tt_server_texts_t;
 
 typedef struct tt_server_opts_s {
-    const char *name;             /* for logs: "http", "control" */
-    size_t head_limit;            /* bytes of request head (431/414 past it) */
-    uint64_t body_limit;          /* 0 = unlimited (413 past it) */
-    uint64_t header_timeout_ms;   /* to receive a whole head (408) */
-    uint64_t idle_timeout_ms;     /* keep-alive wait for the next request */
-    int maxconn;                  /* 503 past it, 0 = unlimited */
-    bool tls;                     /* requests arrive over TLS (X-Forwarded-Proto, route ssl=) */
+    const char *name;           /* for logs: "http", "control" */
+    size_t head_limit;          /* bytes of request head (431/414 past it) */
+    uint64_t body_limit;        /* 0 = unlimited (413 past it) */
+    uint64_t header_timeout_ms; /* to receive a whole head (408) */
+    uint64_t idle_timeout_ms;   /* keep-alive wait for the next request */
+    int maxconn;                /* 503 past it, 0 = unlimited */
+    bool tls;                   /* requests arrive over TLS (X-Forwarded-Proto, route ssl=) */
     /* Pushpin's control API answers limits with 400 and its own texts;
      * NULL keeps the standard 400/414/431/413 answers. */
     const struct tt_server_texts_s *texts;
@@ -83,8 +83,8 @@ void tt_client_resume_body(tt_client_t *cl);
 
 typedef struct tt_resp_head_s {
     int status;
-    const char *reason;   /* NULL = standard phrase */
-    const char *headers;  /* "Name: value\r\n" lines, no framing or Connection headers */
+    const char *reason;  /* NULL = standard phrase */
+    const char *headers; /* "Name: value\r\n" lines, no framing or Connection headers */
     size_t headers_len;
     int64_t content_length; /* -1 = unknown: chunked (HTTP/1.1) or close-delimited */
 } tt_resp_head_t;
@@ -106,9 +106,9 @@ void tt_client_end(tt_client_t *cl);
 /* Another protocol on the connection (WebSocket). */
 typedef struct tt_raw_ops_s {
     void (*on_data)(void *x, const char *data, size_t len); /* bytes from the client */
-    void (*on_drain)(void *x);           /* the client's write queue drained */
-    void (*on_close)(void *x, int err);  /* the connection ended; do not use the client after */
-    void (*on_shutdown)(void *x);        /* the server stops: say goodbye (may be NULL) */
+    void (*on_drain)(void *x);                              /* the client's write queue drained */
+    void (*on_close)(void *x, int err); /* the connection ended; do not use the client after */
+    void (*on_shutdown)(void *x);       /* the server stops: say goodbye (may be NULL) */
 } tt_raw_ops_t;
 
 /* Answer 101 with `headers` (lines; the status line and final CRLF are

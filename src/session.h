@@ -50,30 +50,30 @@ typedef struct tt_proxy_s {
     enum px_state state;
     enum px_purpose purpose;
     bool has_body, chunked_up, body_sent, body_done, retried, body_kept_all;
-    bool grip;     /* the route speaks GRIP (not no_grip) */
-    bool trusted;  /* the client's Grip-Sig validated against upstream_key */
+    bool grip;    /* the route speaks GRIP (not no_grip) */
+    bool trusted; /* the client's Grip-Sig validated against upstream_key */
     int status;
     uint64_t bytes_out;
     uint64_t start_ms;
 
     /* GRIP */
     tt_instruct_t *in;
-    tt_buf_t resp_body;     /* instruct JSON or the timeout response body */
-    tt_buf_t resp_headers;  /* the timeout response's headers, client-ready lines */
+    tt_buf_t resp_body;    /* instruct JSON or the timeout response body */
+    tt_buf_t resp_headers; /* the timeout response's headers, client-ready lines */
     int resp_status;
     char *resp_reason;
     tt_sub_t *subs;
     size_t n_subs;
-    char **last_ids; /* per subscription: the id of the last item seen (stream) */
+    char **last_ids;     /* per subscription: the id of the last item seen (stream) */
     uv_timer_t timer;    /* response timeout, or the next-link timeout */
     uv_timer_t ka_timer; /* stream keep-alive */
     bool timers_init;
-    bool held;        /* counted in stats.holding */
-    bool client_gone; /* the client disconnected (rel=gone is due) */
+    bool held;          /* counted in stats.holding */
+    bool client_gone;   /* the client disconnected (rel=gone is due) */
     tt_msg_t *resp_msg; /* the backend response head, valid until its end */
-    int handles; /* open timers; the session is freed when the last closes */
-    char *link_url;      /* the link being fetched */
-    bool link_pending;   /* another link fetch was asked for while one runs */
+    int handles;        /* open timers; the session is freed when the last closes */
+    char *link_url;     /* the link being fetched */
+    bool link_pending;  /* another link fetch was asked for while one runs */
 } tt_proxy_t;
 
 /* proxy.c */

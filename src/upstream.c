@@ -20,7 +20,7 @@
 enum up_state { UP_RESOLVING, UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
 
 typedef struct pool_key_s {
-    char *name; /* host:port */
+    char *name;          /* host:port */
     tt_upstream_t *idle; /* most recently used first */
     int n_idle;
     struct pool_key_s *next;
@@ -248,8 +248,9 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
             return;
         }
         if (!u->got_bytes) {
-            fail(u, (int)n, n == UV_EOF ? "backend closed the connection without a response"
-                                        : uv_strerror((int)n));
+            fail(u, (int)n,
+                 n == UV_EOF ? "backend closed the connection without a response"
+                             : uv_strerror((int)n));
             return;
         }
         /* finish() completed a close-delimited body: on_complete ran. */

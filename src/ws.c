@@ -192,8 +192,8 @@ static void subscribe(tt_ws_t *ws, const char *name, bool implicit, char *const 
         s->n_filters = n_filters;
     }
     tt_hub_subscribe(ws->env->hub, &s->sub, name, TT_SUB_WS, deliver, ws);
-    tt_log_debug("subscribe ws %.*s channel=%s", (int)ws->req->target_len,
-                 tt_msg_target(ws->req), name);
+    tt_log_debug("subscribe ws %.*s channel=%s", (int)ws->req->target_len, tt_msg_target(ws->req),
+                 name);
 }
 
 static void unsubscribe(tt_ws_t *ws, const char *name)
@@ -247,8 +247,7 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d)
     if (!m->present || ws->state != WS_OPEN || ws->close_sent)
         return;
     if (m->action == TT_ACT_CLOSE) {
-        close_client(ws, m->close_code >= 0 ? m->close_code : TT_WS_CLOSE_NORMAL,
-                     m->close_reason);
+        close_client(ws, m->close_code >= 0 ? m->close_code : TT_WS_CLOSE_NORMAL, m->close_reason);
         return;
     }
     if (m->action == TT_ACT_REFRESH) {
@@ -271,8 +270,8 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d)
         size_t len = m->content_len;
         tt_buf_t scratch = TT_BUF_INIT;
         tt_filter_ctx_t ctx = {ws_meta, ws_subscribed, ws};
-        bool pass = tt_filter_pass(s->filters, s->n_filters, &ctx, d->item, &content, &len,
-                                   &scratch);
+        bool pass =
+            tt_filter_pass(s->filters, s->n_filters, &ctx, d->item, &content, &len, &scratch);
         if (pass && scratch.data) { /* rewritten for this subscriber */
             static const int op[] = {TT_WS_TEXT, TT_WS_BINARY, TT_WS_PING, TT_WS_PONG};
             to_client(ws, op[m->type], content, len);
@@ -360,13 +359,11 @@ static void control(tt_ws_t *ws, const char *json, size_t len)
     char name[512];
     switch (c->type) {
     case TT_WSCTL_SUBSCRIBE:
-        snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "",
-                 c->channel);
+        snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "", c->channel);
         subscribe(ws, name, false, c->filters, c->n_filters);
         break;
     case TT_WSCTL_UNSUBSCRIBE:
-        snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "",
-                 c->channel);
+        snprintf(name, sizeof name, "%s%s", ws->route->prefix ? ws->route->prefix : "", c->channel);
         unsubscribe(ws, name);
         break;
     case TT_WSCTL_DETACH:
@@ -376,9 +373,14 @@ static void control(tt_ws_t *ws, const char *json, size_t len)
             ws->bk = NULL;
         }
         break;
-    case TT_WSCTL_KEEP_ALIVE: set_keep_alive(ws, c); break;
-    case TT_WSCTL_SET_META: meta_set(&ws->smeta, &ws->n_smeta, c->name, c->value); break;
-    default: break;
+    case TT_WSCTL_KEEP_ALIVE:
+        set_keep_alive(ws, c);
+        break;
+    case TT_WSCTL_SET_META:
+        meta_set(&ws->smeta, &ws->n_smeta, c->name, c->value);
+        break;
+    default:
+        break;
     }
     tt_wsctl_free(c);
 }
@@ -560,8 +562,7 @@ static void on_client_closed(void *x, int err)
     tt_ws_t *ws = x;
     (void)err;
     ws->client_gone = true;
-    if (ws->kind == WS_OVER_HTTP && !ws->close_received && !ws->detached &&
-        ws->state == WS_OPEN)
+    if (ws->kind == WS_OVER_HTTP && !ws->close_received && !ws->detached && ws->state == WS_OPEN)
         send_disconnect(ws);
     ws_finish(ws, "client gone");
 }
@@ -611,8 +612,8 @@ static void upgrade_client(tt_ws_t *ws, const tt_msg_t *resp)
         if (tt_hdr_is_hop(resp, n, nl) || tt_str_ieq(n, nl, "content-type") ||
             tt_str_ieq(n, nl, "content-length") || tt_str_ieq(n, nl, "keep-alive-interval") ||
             tt_str_ieq(n, nl, "sec-websocket-extensions") ||
-            tt_str_ieq(n, nl, "sec-websocket-accept") || (nl > 9 && tt_str_ieq(n, 9, "set-meta-")) ||
-            tt_grip_header_hidden(n, nl))
+            tt_str_ieq(n, nl, "sec-websocket-accept") ||
+            (nl > 9 && tt_str_ieq(n, 9, "set-meta-")) || tt_grip_header_hidden(n, nl))
             continue;
         tt_buf_appendf(&h, "%.*s: %.*s\r\n", (int)nl, n, (int)resp->hdrs[i].value_len,
                        tt_msg_value(resp, i));
@@ -632,10 +633,16 @@ static bool skip_client_header(const tt_msg_t *req, uint32_t i)
 {
     const char *n = tt_msg_name(req, i);
     uint32_t nl = req->hdrs[i].name_len;
-    static const char *const drop[] = {
-        "host",        "content-length", "content-type",      "accept",
-        "connection-id", "expect",       "sec-websocket-key", "sec-websocket-version",
-        "sec-websocket-extensions", "accept-encoding"};
+    static const char *const drop[] = {"host",
+                                       "content-length",
+                                       "content-type",
+                                       "accept",
+                                       "connection-id",
+                                       "expect",
+                                       "sec-websocket-key",
+                                       "sec-websocket-version",
+                                       "sec-websocket-extensions",
+                                       "accept-encoding"};
     if (tt_hdr_is_hop(req, n, nl))
         return true;
     for (size_t k = 0; k < TT_ARRAY_SIZE(drop); k++)
@@ -646,36 +653,45 @@ static bool skip_client_header(const tt_msg_t *req, uint32_t i)
     return nl > 5 && tt_str_ieq(n, 5, "grip-");
 }
 
-/* The POST of a batch of events: the client's headers, the session's meta,
- * a fresh Grip-Sig, and the events. */
-static void build_post(tt_ws_t *ws, const char *body, size_t len)
+/* Request line and Host toward the backend (the route's rewrites applied). */
+static void request_start(const tt_ws_t *ws, const char *method, tt_buf_t *out)
 {
     const tt_route_t *route = ws->route;
     const tt_target_t *t = &route->targets[ws->target];
     const tt_msg_t *req = ws->req;
     char *path = NULL;
     tt_route_rewrite_path(route, tt_msg_target(req), req->target_len, &path);
-    tt_buf_reset(&ws->out);
-    tt_buf_appendf(&ws->out, "POST %s HTTP/1.1\r\n", path);
+    tt_buf_reset(out);
+    tt_buf_appendf(out, "%s %s HTTP/1.1\r\n", method, path);
     free(path);
     uint32_t hl = 0;
     const char *host = tt_msg_get(req, "host", &hl);
     if (t->host_header)
-        tt_buf_appendf(&ws->out, "Host: %s\r\n", t->host_header);
+        tt_buf_appendf(out, "Host: %s\r\n", t->host_header);
     else if (route->as_host)
-        tt_buf_appendf(&ws->out, "Host: %s\r\n", route->as_host);
+        tt_buf_appendf(out, "Host: %s\r\n", route->as_host);
     else if (host)
-        tt_buf_appendf(&ws->out, "Host: %.*s\r\n", (int)hl, host);
+        tt_buf_appendf(out, "Host: %.*s\r\n", (int)hl, host);
+}
+
+/* The POST of a batch of events: the client's headers, the session's meta,
+ * a fresh Grip-Sig, and the events. */
+static void build_post(tt_ws_t *ws, const char *body, size_t len)
+{
+    const tt_route_t *route = ws->route;
+    const tt_msg_t *req = ws->req;
+    request_start(ws, "POST", &ws->out);
     for (uint32_t i = 0; i < req->n_hdrs; i++) {
         if (skip_client_header(req, i))
             continue;
-        tt_buf_appendf(&ws->out, "%.*s: %.*s\r\n", (int)req->hdrs[i].name_len,
-                       tt_msg_name(req, i), (int)req->hdrs[i].value_len, tt_msg_value(req, i));
+        tt_buf_appendf(&ws->out, "%.*s: %.*s\r\n", (int)req->hdrs[i].name_len, tt_msg_name(req, i),
+                       (int)req->hdrs[i].value_len, tt_msg_value(req, i));
     }
     for (size_t h = 0; h < route->n_headers; h++)
         tt_buf_appendf(&ws->out, "%s: %s\r\n", route->headers[h].name, route->headers[h].value);
-    tt_buf_appendf(&ws->out, "Content-Type: application/websocket-events\r\n"
-                             "Accept: application/websocket-events\r\nConnection-Id: %s\r\n",
+    tt_buf_appendf(&ws->out,
+                   "Content-Type: application/websocket-events\r\n"
+                   "Accept: application/websocket-events\r\nConnection-Id: %s\r\n",
                    ws->cid);
     for (size_t i = 0; i < ws->n_meta; i++)
         tt_buf_appendf(&ws->out, "Meta-%s: %s\r\n", ws->meta[i].name, ws->meta[i].value);
@@ -766,9 +782,8 @@ static void apply_response_headers(tt_ws_t *ws, const tt_msg_t *r)
             free(name);
         } else if (tt_str_ieq(n, nl, "keep-alive-interval")) {
             long s = strtol(tt_msg_value(r, i), NULL, 10);
-            ws->keep_alive_ms = s > 0 ? (uint64_t)(s < KEEP_ALIVE_MIN_S ? KEEP_ALIVE_MIN_S : s) *
-                                            1000
-                                      : 0;
+            ws->keep_alive_ms =
+                s > 0 ? (uint64_t)(s < KEEP_ALIVE_MIN_S ? KEEP_ALIVE_MIN_S : s) * 1000 : 0;
         }
     }
     if (ws->state == WS_HANDSHAKE)
@@ -787,10 +802,18 @@ static void play_events(tt_ws_t *ws, const tt_wse_event_t *ev, size_t n)
     for (size_t i = 0; i < n && ws->state == WS_OPEN; i++) {
         const tt_wse_event_t *e = &ev[i];
         switch (e->type) {
-        case TT_WSE_TEXT: from_backend(ws, TT_WS_TEXT, e->content, e->len); break;
-        case TT_WSE_BINARY: from_backend(ws, TT_WS_BINARY, e->content, e->len); break;
-        case TT_WSE_PING: to_client(ws, TT_WS_PING, e->content, e->len); break;
-        case TT_WSE_PONG: to_client(ws, TT_WS_PONG, e->content, e->len); break;
+        case TT_WSE_TEXT:
+            from_backend(ws, TT_WS_TEXT, e->content, e->len);
+            break;
+        case TT_WSE_BINARY:
+            from_backend(ws, TT_WS_BINARY, e->content, e->len);
+            break;
+        case TT_WSE_PING:
+            to_client(ws, TT_WS_PING, e->content, e->len);
+            break;
+        case TT_WSE_PONG:
+            to_client(ws, TT_WS_PONG, e->content, e->len);
+            break;
         case TT_WSE_CLOSE: {
             int code;
             const char *reason;
@@ -803,8 +826,11 @@ static void play_events(tt_ws_t *ws, const tt_wse_event_t *ev, size_t n)
                 ws_finish(ws, "closed");
             break;
         }
-        case TT_WSE_DISCONNECT: ws_finish(ws, "backend disconnected"); break;
-        default: break;
+        case TT_WSE_DISCONNECT:
+            ws_finish(ws, "backend disconnected");
+            break;
+        default:
+            break;
         }
     }
 }
@@ -863,10 +889,7 @@ static void up_head(void *x, tt_msg_t *resp)
     ws->resp_status = resp->status;
     ws->resp_msg = resp;
     tt_buf_reset(&ws->resp);
-    uint32_t cl = 0;
-    const char *ct = tt_msg_get(resp, "content-type", &cl);
-    static const char type[] = "application/websocket-events";
-    bool events = ct && cl >= sizeof type - 1 && tt_str_ieq(ct, sizeof type - 1, type);
+    bool events = tt_msg_type_is(resp, "application/websocket-events");
     if (resp->status == 200 && events)
         apply_response_headers(ws, resp);
     else
@@ -876,8 +899,8 @@ static void up_head(void *x, tt_msg_t *resp)
 static void up_body(void *x, const char *data, size_t len)
 {
     tt_ws_t *ws = x;
-    size_t max = ws->state == WS_HANDSHAKE && ws->resp_status != 200 ? REJECT_BODY_MAX
-                                                                     : EVENTS_RESPONSE_MAX;
+    size_t max =
+        ws->state == WS_HANDSHAKE && ws->resp_status != 200 ? REJECT_BODY_MAX : EVENTS_RESPONSE_MAX;
     if (ws->resp.len + len <= max)
         tt_buf_append(&ws->resp, data, len);
 }
@@ -1074,7 +1097,7 @@ static void pass_error(void *x, int err, const char *why, bool retryable)
     ws_finish(ws, why);
 }
 
-static const tt_up_ops_t pass_ops = {pass_connected, pass_head, pass_body,
+static const tt_up_ops_t pass_ops = {pass_connected, pass_head,  pass_body,
                                      pass_end,       pass_error, NULL};
 
 static void pass_connect(tt_ws_t *ws)
@@ -1082,25 +1105,12 @@ static void pass_connect(tt_ws_t *ws)
     const tt_route_t *route = ws->route;
     const tt_target_t *t = &route->targets[ws->target];
     const tt_msg_t *req = ws->req;
-    char *path = NULL;
-    tt_route_rewrite_path(route, tt_msg_target(req), req->target_len, &path);
-    tt_buf_reset(&ws->out);
-    tt_buf_appendf(&ws->out, "GET %s HTTP/1.1\r\n", path);
-    free(path);
-    uint32_t hl = 0;
-    const char *host = tt_msg_get(req, "host", &hl);
-    if (t->host_header)
-        tt_buf_appendf(&ws->out, "Host: %s\r\n", t->host_header);
-    else if (route->as_host)
-        tt_buf_appendf(&ws->out, "Host: %s\r\n", route->as_host);
-    else if (host)
-        tt_buf_appendf(&ws->out, "Host: %.*s\r\n", (int)hl, host);
+    request_start(ws, "GET", &ws->out);
     for (uint32_t i = 0; i < req->n_hdrs; i++) {
         const char *n = tt_msg_name(req, i);
         uint32_t nl = req->hdrs[i].name_len;
         if (tt_hdr_is_hop(req, n, nl) || tt_str_ieq(n, nl, "host") ||
-            tt_str_ieq(n, nl, "sec-websocket-extensions") ||
-            (nl > 5 && tt_str_ieq(n, 5, "grip-")))
+            tt_str_ieq(n, nl, "sec-websocket-extensions") || (nl > 5 && tt_str_ieq(n, 5, "grip-")))
             continue;
         tt_buf_appendf(&ws->out, "%.*s: %.*s\r\n", (int)nl, n, (int)req->hdrs[i].value_len,
                        tt_msg_value(req, i));

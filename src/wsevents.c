@@ -12,6 +12,8 @@
  * parseParams cut it. */
 #include "wsevents.h"
 
+#include "base64.h"
+
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 
 #include "error.h"
 #include "mem.h"
+#include "str.h"
 
 static const char *const NAMES[] = {"OPEN", "TEXT",  "BINARY",    "PING",
                                     "PONG", "CLOSE", "DISCONNECT"};
@@ -55,17 +58,6 @@ static void trim(const char *s, size_t *from, size_t *to)
         (*from)++;
     while (*to > *from && is_space(s[*to - 1]))
         (*to)--;
-}
-
-static int hex_val(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
 }
 
 /* Printable copy of s, cut at QUOTE_MAX bytes, for an error message. */
@@ -149,7 +141,7 @@ static bool parse_hex(const char *s, size_t n, size_t max, size_t *val, bool *ov
         return false;
     *over = false;
     for (; i < end; i++) {
-        int d = hex_val(s[i]);
+        int d = tt_hex_val(s[i]);
         if (d < 0)
             return false;
         if (*over || v > max / 16 || (size_t)d > max - v * 16)
@@ -368,48 +360,6 @@ static bool json_to_int(const cJSON *v, int *out)
     return true;
 }
 
-/* ---- control messages: base64 ---- */
-
-static int b64_val(char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
-/* Qt 5's QByteArray::fromBase64: every character outside the alphabet,
- * '=' included, is skipped. Returns a new NUL-terminated buffer. */
-static char *b64_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *out = tt_xmalloc(n / 4 * 3 + 3);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = b64_val(s[i]);
-        if (d < 0)
-            continue;
-        acc = (acc << 6) | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 /* ---- control messages: one parser per type ---- */
 
 static int parse_channel(ctl_ctx_t *x)
@@ -427,7 +377,8 @@ static int parse_subscribe(ctl_ctx_t *x)
         return fail(x->err, x->errlen, "%s contains 'filters' with wrong type", PN);
     size_t n = (size_t)cJSON_GetArraySize(filters);
     x->c->filters = tt_xcalloc(n ? n : 1, sizeof *x->c->filters);
-    cJSON_ArrayForEach (f, filters) {
+    cJSON_ArrayForEach(f, filters)
+    {
         if (!cJSON_IsString(f))
             return fail(x->err, x->errlen, "filters contains value with wrong type");
         x->c->filters[x->c->n_filters++] = tt_xstrdup(f->valuestring);
@@ -493,7 +444,8 @@ static int parse_content_field(ctl_ctx_t *x, msg_t *m)
     if (bin) {
         if (!cJSON_IsString(bin))
             return fail(x->err, x->errlen, "%s contains 'content-bin' with wrong type", PN);
-        m->content = b64_decode(bin->valuestring, strlen(bin->valuestring), &m->len);
+        m->content =
+            (char *)tt_base64_decode(bin->valuestring, strlen(bin->valuestring), false, &m->len);
     } else if (text) {
         if (!cJSON_IsString(text))
             return fail(x->err, x->errlen, "%s contains 'content' with wrong type", PN);

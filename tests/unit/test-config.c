@@ -194,7 +194,7 @@ TEST_IMPL(config_errors)
     char want[2048];
     ASSERT_EQ(parse("[global]\ninclude=missing.conf\n", &c, &d), TT_EPARSE);
     snprintf(want, sizeof want,
-             "t.conf:2: error: cannot open include file '%s': No such file or directory\n",
+             "t.conf:2: error: include file '%s': cannot open: No such file or directory\n",
              joined("/nonexistent-tt", "missing.conf"));
     ASSERT_STR_EQ(d.text.data, want);
     tt_diag_free(&d);
