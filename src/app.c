@@ -24,6 +24,7 @@
 #include "server.h"
 #include "snapshot.h"
 #include "upstream.h"
+#include "ws.h"
 
 #define MAX_LISTENERS 32
 #define RELOAD_DEBOUNCE_MS 1000
@@ -232,6 +233,7 @@ static void finish_stop(app_t *a)
     a->stdin_open = false;
     tt_pool_close(a->env.pool);
     a->env.pool = NULL;
+    tt_ws_close_all();
     tt_hub_free(a->env.hub);
     a->env.hub = NULL;
     tt_proxy_env_clear(&a->env);

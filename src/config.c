@@ -110,6 +110,7 @@ static const key_def_t key_defs[] = {
     {"tether", "subscriber_queue_max", K_SIZE, F(subscriber_queue_max), 1024, INT_MAX},
     {"tether", "publish_auth", K_OPTSTR, F(publish_auth), NO_LIMIT},
     {"tether", "ws_max_message", K_SIZE, F(ws_max_message), 1, INT_MAX},
+    {"tether", "ws_idle_timeout", K_DURATION, F(ws_idle_timeout_ms), 0, 0},
 };
 
 /* Keys of Pushpin's pushpin.conf and internal.conf (ZeroMQ wiring, stats,

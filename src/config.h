@@ -85,6 +85,7 @@ typedef struct tt_config_s {
     uint64_t shutdown_grace_ms;            /* 10 s for in-flight requests on SIGTERM */
     size_t subscriber_queue_max; /* 1 MiB unsent to one held client: past it, it is cut off */
     size_t ws_max_message;       /* 1 MiB: a larger WebSocket message closes with 1009 */
+    uint64_t ws_idle_timeout_ms; /* 0 (off): close a WebSocket silent this long with 1001 */
     /* Publish API authentication (off by default, as Pushpin): "bearer:TOKEN"
      * or "jwt:KEY" (an HS256 JWT signed with KEY, base64: allowed). */
     char *publish_auth;

@@ -93,7 +93,16 @@ typedef struct tt_ws_s {
     tt_upstream_t *bk;
     tt_ws_parser_t bparser; /* frames from the backend */
     int handles;
+    /* idle timeout: one sweep timer for all sessions, not one per session */
+    struct tt_ws_s *prev, *next;
+    uint64_t last_activity;
 } tt_ws_t;
+
+#define IDLE_SWEEP_MS 1000
+
+static tt_ws_t *live; /* open sessions, for the idle sweep */
+static uv_timer_t sweep;
+static bool sweep_init;
 
 static void ws_finish(tt_ws_t *ws, const char *why);
 
@@ -405,6 +414,19 @@ static void from_backend(tt_ws_t *ws, int opcode, const char *data, size_t len)
 
 /* ---- life ---------------------------------------------------------------------------- */
 
+static void unlink_live(tt_ws_t *ws)
+{
+    if (ws->prev)
+        ws->prev->next = ws->next;
+    else if (live == ws)
+        live = ws->next;
+    if (ws->next)
+        ws->next->prev = ws->prev;
+    ws->prev = ws->next = NULL;
+    if (!live && sweep_init)
+        uv_timer_stop(&sweep);
+}
+
 static void ws_free(tt_ws_t *ws)
 {
     tt_ws_parser_free(&ws->parser);
@@ -435,6 +457,7 @@ static void ws_finish(tt_ws_t *ws, const char *why)
         return;
     bool was_open = ws->state == WS_OPEN;
     ws->state = WS_DONE;
+    unlink_live(ws);
     tt_log_info("ws %.*s from=%s closed: %s", (int)ws->req->target_len, tt_msg_target(ws->req),
                 tt_client_peer(ws->cl), why);
     unsubscribe_all(ws);
@@ -537,6 +560,7 @@ static void on_client_data(void *x, const char *data, size_t len)
     tt_ws_t *ws = x;
     if (ws->state != WS_OPEN)
         return;
+    ws->last_activity = uv_now(ws->env->loop);
     const char *why = NULL;
     int rc = tt_ws_parser_feed(&ws->parser, data, len, &why);
     if (rc > 1 && ws->state == WS_OPEN) {
@@ -1158,6 +1182,47 @@ static void make_cid(char out[40])
              r[14], r[15]);
 }
 
+/* Close sessions whose client said nothing for ws_idle_timeout (1001). */
+static void on_sweep(uv_timer_t *t)
+{
+    uint64_t now = uv_now(t->loop);
+    tt_ws_t *next;
+    for (tt_ws_t *ws = live; ws; ws = next) {
+        next = ws->next;
+        uint64_t idle = ws->snap->cfg->ws_idle_timeout_ms;
+        if (ws->state == WS_OPEN && idle && now - ws->last_activity >= idle) {
+            close_client(ws, TT_WS_CLOSE_GOING_AWAY, "idle timeout");
+            ws_finish(ws, "idle timeout");
+        }
+    }
+}
+
+static void track_idle(tt_ws_t *ws)
+{
+    if (!ws->snap->cfg->ws_idle_timeout_ms)
+        return;
+    ws->last_activity = uv_now(ws->env->loop);
+    ws->next = live;
+    if (live)
+        live->prev = ws;
+    live = ws;
+    if (!sweep_init) {
+        uv_timer_init(ws->env->loop, &sweep);
+        uv_unref((uv_handle_t *)&sweep);
+        sweep_init = true;
+    }
+    if (!uv_is_active((uv_handle_t *)&sweep))
+        uv_timer_start(&sweep, on_sweep, IDLE_SWEEP_MS, IDLE_SWEEP_MS);
+}
+
+void tt_ws_close_all(void)
+{
+    if (sweep_init) {
+        sweep_init = false;
+        uv_close((uv_handle_t *)&sweep, NULL);
+    }
+}
+
 void tt_ws_start(tt_proxy_env_t *env, tt_client_t *cl, tt_msg_t *req, const tt_route_t *route)
 {
     const char *why = NULL;
@@ -1187,6 +1252,7 @@ void tt_ws_start(tt_proxy_env_t *env, tt_client_t *cl, tt_msg_t *req, const tt_r
     ws->timer.data = ws->ka_timer.data = ws;
     tt_ws_parser_init(&ws->parser, true, ws->snap->cfg->ws_max_message, false, &client_cbs, ws);
     tt_client_attach(cl, &handshake_ops, ws);
+    track_idle(ws);
     const tt_target_t *t = &route->targets[0];
     if (t->type == TT_TARGET_TEST) {
         ws->kind = WS_TEST;

@@ -14,4 +14,7 @@
  * Answers the handshake errors itself (400/426). */
 void tt_ws_start(tt_proxy_env_t *env, tt_client_t *cl, tt_msg_t *req, const tt_route_t *route);
 
+/* Close the module's loop handles (at shutdown). */
+void tt_ws_close_all(void);
+
 #endif

@@ -367,3 +367,30 @@ TEST_IMPL(ws_events_from_client_forbidden)
     wfx_stop(&fx);
     return 0;
 }
+
+/* ws_idle_timeout closes a silent client with 1001; activity keeps it open. */
+TEST_IMPL(ws_idle_timeout)
+{
+    wfx_t fx;
+    wfx_start(&fx, "[tether]\nws_idle_timeout=1500ms\n");
+    tt_wsc_t *quiet = ws_open(&fx, "/t/ws");
+    tt_wsc_t *busy = ws_open(&fx, "/t/ws");
+    for (int i = 0; i < 6; i++) {
+        tt_test_sleep_ms(400);
+        ASSERT_OK(tt_wsc_send_ping(busy, "x"));
+        tt_wsc_frame_t f;
+        ASSERT_OK(tt_wsc_read_frame(busy, &f, T_MS));
+        ASSERT_EQ(f.opcode, TT_WS_PONG);
+        tt_wsc_frame_free(&f);
+    }
+    ASSERT_EQ(tt_wsc_expect_close(quiet, T_MS), 1001);
+    ASSERT_OK(tt_wsc_send_ping(busy, "still"));
+    tt_wsc_frame_t f;
+    ASSERT_OK(tt_wsc_read_frame(busy, &f, T_MS));
+    ASSERT_EQ(f.opcode, TT_WS_PONG);
+    tt_wsc_frame_free(&f);
+    tt_wsc_close(quiet);
+    tt_wsc_close(busy);
+    wfx_stop(&fx);
+    return 0;
+}
