@@ -14,7 +14,7 @@ CONF=service/tether.conf
 
 # Same list as tests/run.sh.
 PACKAGES=(cmake make gcc libc6-dev pkg-config libuv1-dev libmbedtls-dev libsqlite3-dev
-    libcjson-dev node-llhttp)
+    libcjson-dev zlib1g-dev node-llhttp python3-websockets)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,8 +1,10 @@
-# Finds the five dependencies and exposes them as tether::<name> targets.
+# Finds the six dependencies and exposes them as tether::<name> targets.
 # Linux/macOS: the system's -dev packages (Debian: libuv1-dev libmbedtls-dev
-# libsqlite3-dev libcjson-dev, llhttp compiled from node-llhttp's sources).
+# libsqlite3-dev libcjson-dev zlib1g-dev, llhttp compiled from node-llhttp's
+# sources).
 # Windows cross build: the static prefix made by third_party/build-mingw-deps.sh
-# (see toolchain-mingw-w64.cmake). Real Windows: vcpkg, same find calls.
+# (see toolchain-mingw-w64.cmake), and zlib from Debian's libz-mingw-w64-dev
+# in /usr/x86_64-w64-mingw32. Real Windows: vcpkg, same find calls.
 include_guard(GLOBAL)
 find_package(Threads REQUIRED)
 
@@ -68,3 +70,16 @@ else()
   set_target_properties(tether::llhttp PROPERTIES IMPORTED_LOCATION "${LLHTTP_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${LLHTTP_INCLUDE_DIR}")
 endif()
+
+# zlib (permessage-deflate): CMake's FindZLIB. In a mingw root that has both
+# (Debian's libz-mingw-w64-dev does), FindZLIB takes the import library
+# libz.dll.a, and the executables would then need zlib1.dll beside them;
+# naming the static libz.a first keeps them self-contained like the other
+# static deps. FindZLIB keeps a ZLIB_LIBRARY that is already set (also one
+# given with -D). MSVC/vcpkg: FindZLIB alone.
+if(WIN32 AND NOT MSVC)
+  find_library(ZLIB_LIBRARY NAMES libz.a libzlibstatic.a z zlib)
+endif()
+find_package(ZLIB REQUIRED)
+add_library(tether::zlib INTERFACE IMPORTED)
+set_target_properties(tether::zlib PROPERTIES INTERFACE_LINK_LIBRARIES ZLIB::ZLIB)
