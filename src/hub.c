@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "wsdeflate.h"
 #include "wsframe.h"
 
 #define PENDING_MAX 100 /* per channel, as Pushpin's sequencer */
@@ -243,6 +244,23 @@ tt_rbuf_t *tt_hub_ws_frame(tt_delivery_t *d)
     return d->ws;
 }
 
+tt_rbuf_t *tt_hub_ws_frame_z(tt_delivery_t *d)
+{
+    if (d->ws_z)
+        return d->ws_z;
+    const tt_pub_ws_message_t *m = &d->item->ws_message;
+    tt_buf_t z = TT_BUF_INIT;
+    bool data = m->type == TT_WSMSG_TEXT || m->type == TT_WSMSG_BINARY;
+    if (data && m->content_len >= 64 && tt_wsd_deflate(m->content, m->content_len, 15, &z) == 0 &&
+        z.len < m->content_len)
+        d->ws_z = tt_wsd_frame_shared(m->type == TT_WSMSG_TEXT ? TT_WS_TEXT : TT_WS_BINARY, z.data,
+                                      z.len);
+    else
+        d->ws_z = tt_rbuf_ref(tt_hub_ws_frame(d));
+    tt_buf_free(&z);
+    return d->ws_z;
+}
+
 tt_rbuf_t *tt_hub_response_body(tt_delivery_t *d)
 {
     if (!d->body) {
@@ -286,7 +304,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
         free(c->last_id);
         c->last_id = tt_xstrdup(item->id);
     }
-    tt_delivery_t d = {item, NULL, NULL, NULL, NULL};
+    tt_delivery_t d = {item, NULL, NULL, NULL, NULL, NULL};
     size_t n = 0;
     tt_sub_t *saved = h->iter_next;
     c->walking++;
@@ -301,6 +319,7 @@ static size_t deliver(tt_hub_t *h, tt_chan_t *c, const tt_pub_item_t *item)
     tt_rbuf_unref(d.raw);
     tt_rbuf_unref(d.body);
     tt_rbuf_unref(d.ws);
+    tt_rbuf_unref(d.ws_z);
     h->stats.delivered += n;
     return n;
 }

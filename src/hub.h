@@ -34,6 +34,7 @@ typedef struct tt_delivery_s {
     tt_rbuf_t *raw;   /* http-stream content as is (HTTP/1.0 clients) */
     tt_rbuf_t *body;  /* http-response body */
     tt_rbuf_t *ws;    /* ws-message as one WebSocket frame */
+    tt_rbuf_t *ws_z;  /* the same, permessage-deflate compressed (window 15) */
 } tt_delivery_t;
 
 typedef void (*tt_sub_cb)(tt_sub_t *sub, tt_delivery_t *d);
@@ -85,6 +86,9 @@ size_t tt_hub_publish(tt_hub_t *h, tt_pub_batch_t *batch, size_t *counts);
 tt_rbuf_t *tt_hub_stream_chunk(tt_delivery_t *d);
 /* The ws-message as one unmasked WebSocket frame (shared). */
 tt_rbuf_t *tt_hub_ws_frame(tt_delivery_t *d);
+/* The ws-message compressed with permessage-deflate (window 15), or the
+ * plain frame when compressing does not pay (shared). */
+tt_rbuf_t *tt_hub_ws_frame_z(tt_delivery_t *d);
 /* The http-response body (shared). */
 tt_rbuf_t *tt_hub_response_body(tt_delivery_t *d);
 /* The http-stream content as is (shared). */

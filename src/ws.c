@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "filter.h"
 #include "grip.h"
 #include "hub.h"
@@ -23,6 +24,7 @@
 #include "str.h"
 #include "upstream.h"
 #include "wsevents.h"
+#include "wsdeflate.h"
 #include "wsframe.h"
 
 #define EVENTS_REQUEST_MAX 200000   /* bytes of events in one POST (Pushpin's) */
@@ -60,6 +62,10 @@ typedef struct tt_ws_s {
     enum ws_kind kind;
     enum ws_state state;
     tt_ws_parser_t parser; /* frames from the client */
+    /* permessage-deflate, when allow_compression and the client offered it */
+    tt_wsd_t *inflater;
+    char *zext; /* the extension answer, until the 101 is sent */
+    int zbits;  /* the window we compress with */
     bool close_sent, close_received, detached, grip, upgraded, client_gone;
     char prefix[32];
     char key[32]; /* the client's Sec-WebSocket-Key */
@@ -120,13 +126,23 @@ static void client_message(tt_ws_t *ws, int opcode, const char *data, size_t len
 
 /* ---- writing to the client ------------------------------------------------------ */
 
+/* Data messages below this size are sent uncompressed: not worth it. */
+#define COMPRESS_MIN 64
+
 static void to_client(tt_ws_t *ws, int opcode, const char *data, size_t len)
 {
     if (ws->state != WS_OPEN || ws->close_sent)
         return;
     tt_buf_t f = TT_BUF_INIT;
-    tt_ws_frame(&f, opcode, true, false, data, len, NULL);
+    tt_buf_t z = TT_BUF_INIT;
+    bool data_msg = opcode == TT_WS_TEXT || opcode == TT_WS_BINARY;
+    if (ws->inflater && data_msg && len >= COMPRESS_MIN &&
+        tt_wsd_deflate(data, len, ws->zbits, &z) == 0 && z.len < len)
+        tt_ws_frame(&f, opcode, true, true, z.data, z.len, NULL);
+    else
+        tt_ws_frame(&f, opcode, true, false, data, len, NULL);
     tt_client_raw_write(ws->cl, f.data, f.len);
+    tt_buf_free(&z);
     tt_buf_free(&f);
 }
 
@@ -289,7 +305,10 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d)
         if (!pass || scratch.data)
             return;
     }
-    tt_client_raw_shared(ws->cl, tt_hub_ws_frame(d));
+    /* A compressed frame (window 15) is shared by the clients whose window
+     * allows it; the others get the plain one, which is always allowed. */
+    bool z = ws->inflater && ws->zbits == 15;
+    tt_client_raw_shared(ws->cl, z ? tt_hub_ws_frame_z(d) : tt_hub_ws_frame(d));
 }
 
 /* ---- keep-alive from a control message ------------------------------------------- */
@@ -431,6 +450,8 @@ static void ws_free(tt_ws_t *ws)
 {
     tt_ws_parser_free(&ws->parser);
     tt_ws_parser_free(&ws->bparser);
+    tt_wsd_free(ws->inflater);
+    free(ws->zext);
     meta_free(ws->meta, ws->n_meta);
     meta_free(ws->smeta, ws->n_smeta);
     tt_buf_free(&ws->events);
@@ -482,10 +503,33 @@ static void ws_finish(tt_ws_t *ws, const char *why)
 
 /* ---- the client side ------------------------------------------------------------------ */
 
+/* A compressed message from the client: inflate it (bounded), check text. */
+static int inflated_message(tt_ws_t *ws, int opcode, const char *data, size_t len)
+{
+    tt_buf_t out = TT_BUF_INIT;
+    int rc = tt_wsd_inflate(ws->inflater, data, len, ws->snap->cfg->ws_max_message, &out);
+    int code = rc == TT_ELIMIT ? TT_WS_CLOSE_TOO_BIG
+               : rc != 0       ? TT_WS_CLOSE_INVALID_DATA
+               : opcode == TT_WS_TEXT && !tt_utf8_valid(out.data, out.len)
+                   ? TT_WS_CLOSE_INVALID_DATA
+                   : 0;
+    if (code) {
+        tt_log_info("ws %s: bad compressed message: %d", tt_client_peer(ws->cl), code);
+        close_client(ws, code, code == TT_WS_CLOSE_TOO_BIG ? "message too big" : "bad data");
+        tt_buf_free(&out);
+        ws_finish(ws, "bad compressed message");
+        return 1;
+    }
+    client_message(ws, opcode, out.data ? out.data : "", out.len);
+    tt_buf_free(&out);
+    return ws->state == WS_DONE;
+}
+
 static int on_message(void *owner, int opcode, const char *data, size_t len, bool rsv1)
 {
     tt_ws_t *ws = owner;
-    (void)rsv1;
+    if (rsv1 && ws->inflater)
+        return inflated_message(ws, opcode, data, len);
     client_message(ws, opcode, data, len);
     return ws->state == WS_DONE;
 }
@@ -641,6 +685,11 @@ static void upgrade_client(tt_ws_t *ws, const tt_msg_t *resp)
             continue;
         tt_buf_appendf(&h, "%.*s: %.*s\r\n", (int)nl, n, (int)resp->hdrs[i].value_len,
                        tt_msg_value(resp, i));
+    }
+    if (ws->zext) {
+        tt_buf_appendf(&h, "Sec-WebSocket-Extensions: %s\r\n", ws->zext);
+        free(ws->zext);
+        ws->zext = NULL;
     }
     ws->state = WS_OPEN;
     ws->upgraded = true;
@@ -1182,6 +1231,25 @@ static void make_cid(char out[40])
              r[14], r[15]);
 }
 
+/* permessage-deflate with allow_compression: Tether asks for
+ * client_no_context_takeover, so an idle connection holds no zlib state. */
+static void negotiate_compression(tt_ws_t *ws)
+{
+    if (!ws->snap->cfg->allow_compression)
+        return;
+    tt_wsd_params_t p;
+    memset(&p, 0, sizeof p);
+    p.client_no_context_takeover = true;
+    tt_buf_t ext = TT_BUF_INIT;
+    if (tt_wsd_negotiate(ws->req, &p, &ext) == 1) {
+        ws->inflater = tt_wsd_new(&p);
+        ws->zbits = p.server_max_window_bits ? p.server_max_window_bits : 15;
+        ws->zext = ext.data;
+        return;
+    }
+    tt_buf_free(&ext);
+}
+
 /* Close sessions whose client said nothing for ws_idle_timeout (1001). */
 static void on_sweep(uv_timer_t *t)
 {
@@ -1250,7 +1318,9 @@ void tt_ws_start(tt_proxy_env_t *env, tt_client_t *cl, tt_msg_t *req, const tt_r
     uv_timer_init(env->loop, &ws->timer);
     uv_timer_init(env->loop, &ws->ka_timer);
     ws->timer.data = ws->ka_timer.data = ws;
-    tt_ws_parser_init(&ws->parser, true, ws->snap->cfg->ws_max_message, false, &client_cbs, ws);
+    negotiate_compression(ws);
+    tt_ws_parser_init(&ws->parser, true, ws->snap->cfg->ws_max_message, ws->inflater != NULL,
+                      &client_cbs, ws);
     tt_client_attach(cl, &handshake_ops, ws);
     track_idle(ws);
     const tt_target_t *t = &route->targets[0];

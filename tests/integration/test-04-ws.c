@@ -9,6 +9,8 @@
 #include "tether.h"
 #include "wsclient.h"
 
+#include <zlib.h>
+
 #define T_MS 10000
 
 typedef struct wfx_s {
@@ -391,6 +393,96 @@ TEST_IMPL(ws_idle_timeout)
     tt_wsc_frame_free(&f);
     tt_wsc_close(quiet);
     tt_wsc_close(busy);
+    wfx_stop(&fx);
+    return 0;
+}
+
+/* Inflate a permessage-deflate payload with zlib directly (not Tether's
+ * code): raw deflate, the 00 00 ff ff tail added back (RFC 7692 7.2.2). */
+static char *inflate_payload(const char *in, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    ASSERT_EQ(inflateInit2(&z, -15), Z_OK);
+    size_t cap = len * 20 + 1024;
+    char *out = malloc(cap);
+    unsigned char *src = malloc(len + 4);
+    memcpy(src, in, len);
+    memcpy(src + len, "\x00\x00\xff\xff", 4);
+    z.next_in = src;
+    z.avail_in = (uInt)(len + 4);
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = inflate(&z, Z_SYNC_FLUSH);
+    ASSERT(rc == Z_OK || rc == Z_STREAM_END);
+    *out_len = cap - z.avail_out;
+    out[*out_len] = '\0';
+    inflateEnd(&z);
+    free(src);
+    return out;
+}
+
+/* permessage-deflate with allow_compression: negotiated with
+ * server_no_context_takeover, compressed client messages inflated,
+ * compressed publishes that a plain zlib inflates. */
+TEST_IMPL(ws_compression)
+{
+    wfx_t fx;
+    wfx_start(&fx, "[runner]\nallow_compression=true\n");
+    tt_resp_t r;
+    memset(&r, 0, sizeof r);
+    tt_wsc_t *w = tt_wsc_open(fx.tether.port, "/wsoh",
+                              "Sec-WebSocket-Extensions: permessage-deflate; "
+                              "client_max_window_bits\r\n",
+                              &r, T_MS);
+    ASSERT_NOT_NULL(w);
+    char v[256];
+    ASSERT_NOT_NULL(tt_resp_header(&r, "Sec-WebSocket-Extensions", v, sizeof v));
+    ASSERT_CONTAINS(v, "permessage-deflate");
+    ASSERT_CONTAINS(v, "server_no_context_takeover");
+    tt_resp_free(&r);
+    /* RFC 7692 7.2.3.1: "Hello" compressed in one message. */
+    ASSERT_OK(tt_wsc_send_frame(w, TT_WS_TEXT, 1, TT_WS_RSV1, 1, "\xf2\x48\xcd\xc9\xc9\x07\x00",
+                                7));
+    expect_text(w, "Hello");
+    /* A long published message arrives compressed (RSV1) and inflates back. */
+    ASSERT_OK(tt_wsc_send_text(w, "sub:z"));
+    wait_sub(&fx, "z", 1);
+    char json[1024], text[600];
+    memset(text, 'x', 500);
+    text[500] = '\0';
+    snprintf(json, sizeof json,
+             "{\"items\":[{\"channel\":\"z\",\"formats\":{\"ws-message\":{\"content\":\"%s\"}}}]}",
+             text);
+    publish_ok(&fx, json);
+    tt_wsc_frame_t f;
+    ASSERT_OK(tt_wsc_read_frame(w, &f, T_MS));
+    ASSERT_EQ(f.opcode, TT_WS_TEXT);
+    ASSERT_EQ(f.rsv, TT_WS_RSV1);
+    ASSERT_LT(f.len, 100);
+    size_t n;
+    char *plain = inflate_payload(f.data, f.len, &n);
+    ASSERT_EQ(n, 500);
+    ASSERT_STR_EQ(plain, text);
+    free(plain);
+    tt_wsc_frame_free(&f);
+    /* Corrupt compressed data: 1007. */
+    ASSERT_OK(tt_wsc_send_frame(w, TT_WS_TEXT, 1, TT_WS_RSV1, 1, "\xff\xff\xff\xff", 4));
+    ASSERT_EQ(tt_wsc_expect_close(w, T_MS), 1007);
+    tt_wsc_close(w);
+    /* Without allow_compression, the offer is ignored and RSV1 is an error. */
+    wfx_stop(&fx);
+    wfx_start(&fx, NULL);
+    memset(&r, 0, sizeof r);
+    w = tt_wsc_open(fx.tether.port, "/wsoh", "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+                    &r, T_MS);
+    ASSERT_NOT_NULL(w);
+    ASSERT_NULL(tt_resp_header(&r, "Sec-WebSocket-Extensions", v, sizeof v));
+    tt_resp_free(&r);
+    ASSERT_OK(tt_wsc_send_frame(w, TT_WS_TEXT, 1, TT_WS_RSV1, 1, "\xf2\x48\xcd\xc9\xc9\x07\x00",
+                                7));
+    ASSERT_EQ(tt_wsc_expect_close(w, T_MS), 1002);
+    tt_wsc_close(w);
     wfx_stop(&fx);
     return 0;
 }
