@@ -36,16 +36,25 @@ void tt_buf_appends(tt_buf_t *b, const char *s)
 
 void tt_buf_appendf(tt_buf_t *b, const char *fmt, ...)
 {
+    /* Format straight into the spare room; only a longer result needs a
+     * second pass (this runs for every response head). */
+    if (b->cap - b->len < 64)
+        tt_buf_reserve(b, 64);
+    size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
-    if (n <= 0)
+    if (n < 0) {
+        b->data[b->len] = '\0';
         return;
-    tt_buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    if ((size_t)n >= room) {
+        tt_buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 

@@ -341,14 +341,61 @@ const char *tt_parser_error(const tt_parser_t *ps)
     return r ? r : llhttp_errno_name(llhttp_get_errno(&ps->p));
 }
 
+/* The standard hop-by-hop names, found by length first: this runs for
+ * every header of every proxied message. */
+static bool standard_hop(const char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        return tt_str_ieq(name, len, "te");
+    case 7:
+        return tt_str_ieq(name, len, "trailer") || tt_str_ieq(name, len, "upgrade");
+    case 10:
+        return tt_str_ieq(name, len, "connection") || tt_str_ieq(name, len, "keep-alive");
+    case 16:
+        return tt_str_ieq(name, len, "proxy-connection");
+    case 17:
+        return tt_str_ieq(name, len, "transfer-encoding");
+    case 18:
+        return tt_str_ieq(name, len, "proxy-authenticate");
+    case 19:
+        return tt_str_ieq(name, len, "proxy-authorization");
+    default:
+        return false;
+    }
+}
+
+/* Whether some Connection header names other headers (not just close,
+ * keep-alive or upgrade); worked out once per message. */
+static bool connection_names_others(tt_msg_t *m)
+{
+    if (m->conn_scan)
+        return m->conn_scan == 2;
+    m->conn_scan = 1;
+    for (int i = tt_msg_find(m, "connection", 0); i >= 0;
+         i = tt_msg_find(m, "connection", (uint32_t)i + 1)) {
+        const char *v = tt_msg_value(m, (uint32_t)i);
+        uint32_t n = m->hdrs[i].value_len;
+        for (uint32_t p = 0; p < n;) {
+            while (p < n && (v[p] == ' ' || v[p] == ',' || v[p] == '\t'))
+                p++;
+            uint32_t s = p;
+            while (p < n && v[p] != ',' && v[p] != ' ' && v[p] != '\t')
+                p++;
+            if (p > s && !tt_str_ieq(v + s, p - s, "close") &&
+                !tt_str_ieq(v + s, p - s, "keep-alive") && !tt_str_ieq(v + s, p - s, "upgrade"))
+                m->conn_scan = 2;
+        }
+    }
+    return m->conn_scan == 2;
+}
+
 bool tt_hdr_is_hop(const tt_msg_t *m, const char *name, size_t len)
 {
-    static const char *const hop[] = {
-        "connection", "keep-alive", "proxy-connection",   "transfer-encoding",  "te",
-        "trailer",    "upgrade",    "proxy-authenticate", "proxy-authorization"};
-    for (size_t i = 0; i < TT_ARRAY_SIZE(hop); i++)
-        if (tt_str_ieq(name, len, hop[i]))
-            return true;
+    if (standard_hop(name, len))
+        return true;
+    if (!connection_names_others((tt_msg_t *)m))
+        return false;
     char tmp[128];
     if (len >= sizeof tmp)
         return false;

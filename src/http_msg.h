@@ -32,6 +32,7 @@ typedef struct tt_msg_s {
     bool chunked;
     bool keep_alive; /* as llhttp judges it at headers-complete */
     bool upgrade;
+    uint8_t conn_scan; /* 0 not looked, 1 Connection names no other header, 2 it does */
 } tt_msg_t;
 
 void tt_msg_init(tt_msg_t *m);

@@ -313,8 +313,13 @@ static void next_request(tt_client_t *cl)
     cl->rq_complete = cl->rq_end_sent = cl->want_body = cl->body_paused = false;
     cl->rs_started = cl->rs_done = cl->chunked_out = cl->no_body_out = false;
     tt_buf_free(&cl->early);
-    tt_msg_free(&cl->req);
-    tt_msg_init(&cl->req);
+    /* Keep the head's buffers for the next request unless one was large. */
+    if (cl->req.buf.cap > 4096 || cl->req.cap_hdrs > 64) {
+        tt_msg_free(&cl->req);
+        tt_msg_init(&cl->req);
+    } else {
+        tt_msg_reset(&cl->req);
+    }
     cl->state = CL_IDLE;
     if (cl->parse_paused) {
         cl->parse_paused = false;

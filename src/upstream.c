@@ -28,6 +28,7 @@ typedef struct pool_key_s {
 
 struct tt_pool_s {
     uv_loop_t *loop;
+    uv_timer_t sweep; /* closes connections idle past keepalive_timeout */
     tt_pool_opts_t opts;
     tt_pool_stats_t stats;
     pool_key_t *keys;
@@ -54,10 +55,12 @@ struct tt_upstream_s {
     int status; /* connect result to report */
     int handles;
     bool reused, got_bytes, req_done, resp_done, keep_alive;
-    bool raw; /* after a 101: bytes are another protocol's, passed as they come */
+    bool raw;            /* after a 101: bytes are another protocol's, passed as they come */
+    uint64_t idle_since; /* when it went back to the pool */
 };
 
 static void up_close(tt_upstream_t *u);
+static void on_sweep(uv_timer_t *t);
 static void fail(tt_upstream_t *u, int err, const char *why);
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -67,6 +70,11 @@ tt_pool_t *tt_pool_new(uv_loop_t *loop, const tt_pool_opts_t *opts)
     tt_pool_t *p = tt_xcalloc(1, sizeof *p);
     p->loop = loop;
     p->opts = *opts;
+    uv_timer_init(loop, &p->sweep);
+    p->sweep.data = p;
+    uint64_t every = opts->keepalive_timeout_ms / 4 + 1;
+    uv_timer_start(&p->sweep, on_sweep, every, every);
+    uv_unref((uv_handle_t *)&p->sweep);
     return p;
 }
 
@@ -75,9 +83,14 @@ const tt_pool_stats_t *tt_pool_stats(const tt_pool_t *p)
     return &p->stats;
 }
 
+static void pool_freed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void pool_maybe_free(tt_pool_t *p)
 {
-    if (!p->closing || p->live > 0)
+    if (!p->closing || p->live > 0 || uv_is_closing((uv_handle_t *)&p->sweep))
         return;
     pool_key_t *k = p->keys;
     while (k) {
@@ -86,7 +99,8 @@ static void pool_maybe_free(tt_pool_t *p)
         free(k);
         k = next;
     }
-    free(p);
+    p->keys = NULL;
+    uv_close((uv_handle_t *)&p->sweep, pool_freed);
 }
 
 void tt_pool_close(tt_pool_t *p)
@@ -281,9 +295,24 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
 
 /* ---- pool return ----------------------------------------------------------- */
 
-static void on_idle_timeout(uv_timer_t *t)
+/* Idle connections expire by a sweep over the pool, not a timer each: a
+ * timer start and stop per request is measurable at tens of thousands of
+ * requests a second. The most recently used are first in each list, so the
+ * expired ones are at the tail. */
+static void on_sweep(uv_timer_t *t)
 {
-    up_close(t->data);
+    tt_pool_t *p = t->data;
+    uint64_t now = uv_now(p->loop);
+    for (pool_key_t *k = p->keys; k; k = k->next) {
+        tt_upstream_t *last = k->idle;
+        while (last && last->next)
+            last = last->next;
+        while (last && now - last->idle_since >= p->opts.keepalive_timeout_ms) {
+            tt_upstream_t *prev = last->prev;
+            up_close(last);
+            last = prev;
+        }
+    }
 }
 
 static void to_pool(tt_upstream_t *u)
@@ -309,7 +338,7 @@ static void to_pool(tt_upstream_t *u)
         k->idle->prev = u;
     k->idle = u;
     k->n_idle++;
-    uv_timer_start(&u->timer, on_idle_timeout, p->opts.keepalive_timeout_ms, 0);
+    u->idle_since = uv_now(p->loop);
     tt_conn_read_start(&u->conn);
 }
 
@@ -412,7 +441,6 @@ static tt_upstream_t *reuse(tt_pool_t *p, pool_key_t *k, const tt_up_ops_t *ops,
     u->ops = ops;
     u->x = x;
     u->status = 0;
-    uv_timer_stop(&u->timer);
     tt_conn_read_start(&u->conn);
     tt_defer_post(&u->step, report_connected);
     return u;
@@ -422,6 +450,9 @@ tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, bool fr
                                const tt_up_ops_t *ops, void *x)
 {
     pool_key_t *k = key_for(p, host, port);
+    /* Past keepalive_timeout a connection is not trusted, sweep or not. */
+    while (k->idle && uv_now(p->loop) - k->idle->idle_since >= p->opts.keepalive_timeout_ms)
+        up_close(k->idle);
     if (!fresh && k->idle)
         return reuse(p, k, ops, x);
     tt_upstream_t *u = tt_xcalloc(1, sizeof *u);
