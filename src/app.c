@@ -23,6 +23,7 @@
 #include "route.h"
 #include "server.h"
 #include "snapshot.h"
+#include "tls.h"
 #include "upstream.h"
 #include "ws.h"
 
@@ -85,6 +86,49 @@ static tt_routes_t *load_routes(const tt_app_opts_t *o, const tt_config_t *cfg, 
     return routes;
 }
 
+/* The certificates for https_ports: tls_cert/tls_key as the default, and
+ * Pushpin's runner/certs directory (<host>.crt/.key, default.crt,
+ * _.example.com.crt). NULL with the reasons in `d` when unusable. */
+static tt_tls_config_t *load_tls(const tt_config_t *cfg, tt_diag_t *d)
+{
+    char err[512];
+    tt_tls_config_t *c = tt_tls_server_config_new(err, sizeof err);
+    if (!c) {
+        tt_diag_error(d, cfg->path, 0, "TLS: %s", err);
+        return NULL;
+    }
+    bool any = false;
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        tt_diag_error(d, cfg->path, 0, "tls_cert and tls_key go together");
+    } else if (cfg->tls_cert) {
+        if (tt_tls_server_add_cert(c, NULL, cfg->tls_cert, cfg->tls_key, err, sizeof err) != 0)
+            tt_diag_error(d, cfg->path, 0, "tls_cert: %s", err);
+        else
+            any = true;
+    }
+    uv_fs_t req;
+    bool dir = uv_fs_stat(NULL, &req, cfg->certs_dir, NULL) == 0 && (req.statbuf.st_mode & S_IFDIR);
+    uv_fs_req_cleanup(&req);
+    if (dir) {
+        if (tt_tls_server_load_dir(c, cfg->certs_dir, err, sizeof err) != 0) {
+            if (!any)
+                tt_diag_error(d, cfg->certs_dir, 0, "%s", err);
+        } else {
+            any = true;
+        }
+    }
+    if (!any && !d->errors)
+        tt_diag_error(d, cfg->path, 0,
+                      "https_ports needs certificates: %s/<host>.crt and .key, or tls_cert and "
+                      "tls_key",
+                      cfg->certs_dir);
+    if (d->errors) {
+        tt_tls_config_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* Build a snapshot from the files and the command line, or NULL with the
  * reasons in `d`. */
 static tt_snapshot_t *load_snapshot(const tt_app_opts_t *o, tt_diag_t *d)
@@ -98,12 +142,16 @@ static tt_snapshot_t *load_snapshot(const tt_app_opts_t *o, tt_diag_t *d)
         return NULL;
     apply_cli(o, cfg, d);
     tt_routes_t *routes = load_routes(o, cfg, d);
+    tt_tls_config_t *tls = cfg->n_https_ports && !d->errors ? load_tls(cfg, d) : NULL;
     if (d->errors || !routes) {
         tt_config_free(cfg);
         tt_routes_free(routes);
+        tt_tls_config_unref(tls);
         return NULL;
     }
-    return tt_snapshot_new(cfg, routes);
+    tt_snapshot_t *s = tt_snapshot_new(cfg, routes);
+    s->tls_server = tls;
+    return s;
 }
 
 int tt_app_check_config(const tt_app_opts_t *o, FILE *out)
@@ -169,6 +217,9 @@ static void reload(app_t *a, const char *why)
     }
     tt_snapshot_unref(a->env.snap);
     a->env.snap = s;
+    for (int i = 0; i < a->n_servers; i++)
+        if (a->servers[i] && strcmp(a->kinds[i], "https") == 0)
+            tt_server_set_tls(a->servers[i], s->tls_server);
     tt_log_set_level(s->cfg->log_level);
     tt_log_info("reloaded (%s): %zu route(s)", why, s->routes->n);
     describe_routes(s->routes);
@@ -380,6 +431,16 @@ static int start_listeners(app_t *a)
         int rc = listen_one(a, "http", l->addr, l->port, &so, &a->http_stats);
         if (rc != 0)
             return rc;
+    }
+    tt_server_opts_t ts = so;
+    ts.name = "https";
+    ts.tls = true;
+    for (size_t i = 0; i < cfg->n_https_ports; i++) {
+        const tt_listen_t *l = &cfg->https_ports[i];
+        int rc = listen_one(a, "https", l->addr, l->port, &ts, &a->http_stats);
+        if (rc != 0)
+            return rc;
+        tt_server_set_tls(a->servers[a->n_servers - 1], a->env.snap->tls_server);
     }
     /* The control API: private, Pushpin's limits. */
     tt_server_opts_t co = so;

@@ -69,6 +69,7 @@ static const key_def_t key_defs[] = {
     {"global", "include", K_INCLUDE, 0, NO_LIMIT},
     {"global", "port_offset", K_INT, F(port_offset), 0, 65535},
     {"runner", "http_port", K_LISTEN, 0, NO_LIMIT},
+    {"runner", "https_ports", K_LISTEN, 1, NO_LIMIT},
     {"runner", "client_maxconn", K_INT, F(client_maxconn), 1, INT_MAX},
     {"runner", "client_buffer_size", K_SIZE, F(client_buffer_size), 1, INT_MAX},
     {"runner", "log_level", K_INT, F(log_level), 0, INT_MAX},
@@ -111,6 +112,9 @@ static const key_def_t key_defs[] = {
     {"tether", "publish_auth", K_OPTSTR, F(publish_auth), NO_LIMIT},
     {"tether", "ws_max_message", K_SIZE, F(ws_max_message), 1, INT_MAX},
     {"tether", "ws_idle_timeout", K_DURATION, F(ws_idle_timeout_ms), 0, 0},
+    {"tether", "tls_cert", K_PATH, F(tls_cert), NO_LIMIT},
+    {"tether", "tls_key", K_PATH, F(tls_key), NO_LIMIT},
+    {"tether", "tls_ca_file", K_PATH, F(tls_ca_file), NO_LIMIT},
 };
 
 /* Keys of Pushpin's pushpin.conf and internal.conf (ZeroMQ wiring, stats,
@@ -121,7 +125,7 @@ static const struct {
     const char *keys; /* space-separated */
 } ignored_keys[] = {
     {"global", "rundir libdir ipc_prefix stats_connection_ttl stats_connection_send"},
-    {"runner", "rundir services https_ports local_ports logdir condure_bin connmgr_bin "
+    {"runner", "rundir services local_ports logdir condure_bin connmgr_bin "
                "mongrel2_bin m2sh_bin zurl_bin m2adapter_bin proxy_bin handler_bin "
                "pushpin_proxy_bin pushpin_handler_bin"},
     {"proxy", "orig_headers_need_mark sockjs_url updates_check organization_name workers "
@@ -579,7 +583,8 @@ static void apply_duration(ctx_t *x, const key_def_t *d, const entry_t *e, const
         *(uint64_t *)field(x, d) = ms;
 }
 
-static void apply_listen(ctx_t *x, const entry_t *e, const src_t *at)
+/* http_port, or https_ports when `https` (the key's table offset is 1). */
+static void apply_listen(ctx_t *x, const entry_t *e, const src_t *at, bool https)
 {
     tt_listen_t *list = NULL;
     size_t n = 0;
@@ -607,9 +612,11 @@ static void apply_listen(ctx_t *x, const entry_t *e, const src_t *at)
         free(list);
         return;
     }
-    free(x->c->http_ports);
-    x->c->http_ports = list;
-    x->c->n_http_ports = n;
+    tt_listen_t **dst = https ? &x->c->https_ports : &x->c->http_ports;
+    size_t *count = https ? &x->c->n_https_ports : &x->c->n_http_ports;
+    free(*dst);
+    *dst = list;
+    *count = n;
 }
 
 static void apply_xfp(ctx_t *x, const key_def_t *d, const entry_t *e, const src_t *at)
@@ -726,7 +733,7 @@ static void apply_entry(ctx_t *x, const key_def_t *d, const entry_t *e, const sr
         apply_addr(x, d, e, at);
         break;
     case K_LISTEN:
-        apply_listen(x, e, at);
+        apply_listen(x, e, at, d->off == 1);
         break;
     case K_XFF:
         if (!parse_xff(e->value, field(x, d)))
@@ -790,6 +797,8 @@ static void apply_port_offset(ctx_t *x)
         return;
     for (size_t i = 0; i < x->c->n_http_ports; i++)
         offset_port(x, &x->c->http_ports[i].port);
+    for (size_t i = 0; i < x->c->n_https_ports; i++)
+        offset_port(x, &x->c->https_ports[i].port);
     offset_port(x, &x->c->push_in_http_port);
 }
 
@@ -807,6 +816,7 @@ tt_config_t *tt_config_defaults(const char *dir)
     c->client_buffer_size = 8192;
     c->log_level = 2;
     c->routesfile = path_join(c->dir, "routes");
+    c->certs_dir = path_join(c->dir, "runner/certs");
     c->set_x_forwarded_protocol = TT_XFP_PROTO_ONLY;
     c->x_forwarded_for = (tt_xff_rule_t){-1, false};
     c->x_forwarded_for_trusted = (tt_xff_rule_t){-1, false};
@@ -888,5 +898,10 @@ void tt_config_free(tt_config_t *c)
     free(c->sig_key);
     free(c->upstream_key);
     free(c->publish_auth);
+    free(c->https_ports);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca_file);
+    free(c->certs_dir);
     free(c);
 }

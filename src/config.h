@@ -40,6 +40,9 @@ typedef struct tt_config_s {
     /* [runner] */
     tt_listen_t *http_ports; /* http_port list; default one entry 0.0.0.0:7999 */
     size_t n_http_ports;
+    tt_listen_t *https_ports; /* https_ports list; none by default */
+    size_t n_https_ports;
+    char *certs_dir;           /* "<dir>/runner/certs": <host>.crt/.key, as Pushpin */
     int client_maxconn;        /* 50000 */
     size_t client_buffer_size; /* 8192: the whole request head must fit (431 otherwise) */
     int log_level;             /* 2 */
@@ -86,6 +89,8 @@ typedef struct tt_config_s {
     size_t subscriber_queue_max; /* 1 MiB unsent to one held client: past it, it is cut off */
     size_t ws_max_message;       /* 1 MiB: a larger WebSocket message closes with 1009 */
     uint64_t ws_idle_timeout_ms; /* 0 (off): close a WebSocket silent this long with 1001 */
+    char *tls_cert, *tls_key;    /* default certificate for https_ports (beside runner/certs) */
+    char *tls_ca_file;           /* CAs for backends' certificates; NULL: the system's */
     /* Publish API authentication (off by default, as Pushpin): "bearer:TOKEN"
      * or "jwt:KEY" (an HS256 JWT signed with KEY, base64: allowed). */
     char *publish_auth;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "log.h"
 #include "mem.h"
 
@@ -40,6 +41,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     tt_conn_t *c = s->data;
     if (nread == 0 || c->closing)
         return;
+    if (c->tls && nread > 0) {
+        /* Ciphertext: the engine hands plaintext to tls_recv. */
+        if (tt_tls_feed(c->tls, buf->base, (size_t)nread) != 0 && !c->closing)
+            c->on_read(c, TT_ETLS, NULL);
+        return;
+    }
     c->on_read(c, nread, buf->base);
 }
 
@@ -125,7 +132,21 @@ static void enqueue(tt_conn_t *c, const uv_buf_t *bufs, int n, size_t skip)
     }
 }
 
+static void raw_writev(tt_conn_t *c, const uv_buf_t *bufs, int n);
+
 void tt_conn_writev(tt_conn_t *c, const uv_buf_t *bufs, int n)
+{
+    if (c->tls) {
+        /* Plaintext: the engine encrypts and calls tls_send. */
+        for (int i = 0; i < n && !c->write_error; i++)
+            if (bufs[i].len && tt_tls_write(c->tls, bufs[i].base, bufs[i].len) != 0)
+                c->write_error = TT_ETLS;
+        return;
+    }
+    raw_writev(c, bufs, n);
+}
+
+static void raw_writev(tt_conn_t *c, const uv_buf_t *bufs, int n)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
@@ -157,6 +178,11 @@ void tt_conn_write_shared(tt_conn_t *c, tt_rbuf_t *b)
 {
     if (c->closing || c->write_error || b->len == 0)
         return;
+    if (c->tls) { /* each TLS connection encrypts for itself: no sharing */
+        uv_buf_t buf = uv_buf_init(b->data, b->len);
+        tt_conn_writev(c, &buf, 1);
+        return;
+    }
     size_t off = 0;
     if (c->queued == 0) {
         uv_buf_t buf = uv_buf_init(b->data, b->len);
@@ -195,6 +221,8 @@ void tt_conn_write(tt_conn_t *c, const void *data, size_t len)
 static void close_cb(uv_handle_t *h)
 {
     tt_conn_t *c = h->data;
+    tt_tls_free(c->tls);
+    c->tls = NULL;
     if (c->on_close)
         c->on_close(c);
 }
@@ -219,4 +247,45 @@ void tt_conn_peer(const tt_conn_t *c, char *out, size_t outlen)
         uv_ip6_name((struct sockaddr_in6 *)&ss, out, outlen);
     else
         uv_ip4_name((struct sockaddr_in *)&ss, out, outlen);
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static void tls_send(void *owner, const char *data, size_t len)
+{
+    tt_conn_t *c = owner;
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    raw_writev(c, &buf, 1);
+}
+
+static void tls_recv(void *owner, const char *data, size_t len)
+{
+    tt_conn_t *c = owner;
+    if (c->closing)
+        return;
+    if (!data) { /* close_notify: a clean end of stream */
+        c->on_read(c, UV_EOF, NULL);
+        return;
+    }
+    c->on_read(c, (ssize_t)len, data);
+}
+
+static const tt_tls_io_t tls_io = {tls_send, tls_recv};
+
+int tt_conn_start_tls(tt_conn_t *c, tt_tls_config_t *cfg, bool server, const char *server_name)
+{
+    c->tls = tt_tls_new(cfg, server, server_name, &tls_io, c);
+    if (!c->tls)
+        return TT_ETLS;
+    return tt_tls_start(c->tls);
+}
+
+const char *tt_conn_tls_error(const tt_conn_t *c)
+{
+    return c->tls ? tt_tls_error(c->tls) : "";
+}
+
+bool tt_conn_is_tls(const tt_conn_t *c)
+{
+    return c->tls != NULL;
 }

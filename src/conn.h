@@ -6,7 +6,8 @@
  * at once (uv_try_write) and only what the socket did not take is copied and
  * queued, so a fast peer costs no copy. `queued` counts bytes not yet written;
  * when it falls to TT_CONN_LOW_WATER after having passed TT_CONN_HIGH_WATER,
- * on_drain is called so the producer can resume.
+ * on_drain is called so the producer can resume. Over TLS (tt_conn_start_tls)
+ * the same calls carry plaintext; the bytes counted are ciphertext.
  *
  * The conn is embedded in its owner. tt_conn_close() closes the handle and
  * calls on_close from the loop; the owner frees itself there, never before. */
@@ -18,6 +19,7 @@
 #include <uv.h>
 
 #include "rbuf.h"
+#include "tls.h"
 
 #define TT_CONN_HIGH_WATER (256 * 1024)
 #define TT_CONN_LOW_WATER (64 * 1024)
@@ -38,6 +40,7 @@ struct tt_conn_s {
     tt_conn_cb on_flush; /* one-shot: called from a write callback when queued reaches 0;
                           set it only while queued > 0 */
     void *data;          /* the owner */
+    tt_tls_t *tls;       /* NULL: plain TCP */
     size_t queued;
     int write_error; /* first write failure, 0 if none */
     bool reading;
@@ -66,6 +69,15 @@ static inline bool tt_conn_congested(const tt_conn_t *c)
 {
     return c->queued >= TT_CONN_HIGH_WATER;
 }
+
+/* Run TLS over this connection from now on (server: right after accept;
+ * client: right after connect, which sends the ClientHello). Reads then
+ * deliver plaintext; a TLS failure arrives as a read of TT_ETLS (the reason
+ * in tt_conn_tls_error). Writes take plaintext; before the handshake is
+ * done they wait in the engine. Returns 0 or TT_ETLS. */
+int tt_conn_start_tls(tt_conn_t *c, tt_tls_config_t *cfg, bool server, const char *server_name);
+const char *tt_conn_tls_error(const tt_conn_t *c);
+bool tt_conn_is_tls(const tt_conn_t *c);
 
 /* The peer's address as text ("1.2.3.4" or "::1"); "" if unknown. */
 void tt_conn_peer(const tt_conn_t *c, char *out, size_t outlen);

@@ -202,8 +202,52 @@ void tt_proxy_grip_headers(tt_proxy_env_t *env, const tt_route_t *route, tt_buf_
     tt_buf_appendf(out, "Grip-Sig: %s\r\nGrip-Feature: %s\r\n", env->sig_token, tt_grip_features());
 }
 
+typedef struct tt_tls_client_s {
+    struct tt_tls_client_s *next;
+    char *key; /* "insecure|ca|cert|key" */
+    tt_tls_config_t *cfg;
+} tls_client_t;
+
+tt_tls_config_t *tt_proxy_target_tls(tt_proxy_env_t *env, const tt_target_t *t, char *err,
+                                     size_t errlen)
+{
+    const char *ca = env->snap->cfg->tls_ca_file;
+    tt_buf_t key = TT_BUF_INIT;
+    tt_buf_appendf(&key, "%d|%s|%s|%s", t->insecure, ca ? ca : "",
+                   t->client_cert ? t->client_cert : "", t->client_key ? t->client_key : "");
+    for (tls_client_t *c = env->tls_clients; c; c = c->next)
+        if (strcmp(c->key, key.data) == 0) {
+            tt_buf_free(&key);
+            return c->cfg;
+        }
+    tt_tls_config_t *cfg =
+        tt_tls_client_config_new(ca, !t->insecure, t->client_cert, t->client_key, err, errlen);
+    if (!cfg) {
+        tt_buf_free(&key);
+        return NULL;
+    }
+    tls_client_t *c = tt_xcalloc(1, sizeof *c);
+    c->key = key.data;
+    c->cfg = cfg;
+    c->next = env->tls_clients;
+    env->tls_clients = c;
+    return cfg;
+}
+
+const char *tt_proxy_target_sni(const tt_target_t *t)
+{
+    return t->host_header ? t->host_header : t->host;
+}
+
 void tt_proxy_env_clear(tt_proxy_env_t *env)
 {
+    while (env->tls_clients) {
+        tls_client_t *c = env->tls_clients;
+        env->tls_clients = c->next;
+        tt_tls_config_unref(c->cfg);
+        free(c->key);
+        free(c);
+    }
     free(env->sig_token);
     free(env->sig_for);
     env->sig_token = env->sig_for = NULL;
@@ -517,7 +561,18 @@ static void try_target(tt_proxy_t *px, bool fresh)
     tt_buf_reset(&px->head);
     head_opts_t o = {NULL, NULL, false};
     build_head(px, &o, &px->head);
-    px->up = tt_upstream_get(px->env->pool, t->host, t->port, fresh, &up_ops, px);
+    tt_tls_config_t *tls = NULL;
+    if (t->ssl) {
+        char err[256];
+        tls = tt_proxy_target_tls(px->env, t, err, sizeof err);
+        if (!tls) {
+            tt_log_error("TLS toward %s:%d: %s", t->host, t->port, err);
+            tt__proxy_error(px, 502, "Error while proxying to origin.", err);
+            return;
+        }
+    }
+    px->up = tt_upstream_get(px->env->pool, t->host, t->port, tls, tt_proxy_target_sni(t), fresh,
+                             &up_ops, px);
 }
 
 /* ---- GRIP's further requests ----------------------------------------------------- */
@@ -538,10 +593,12 @@ void tt__proxy_retry(tt_proxy_t *px)
 /* Split an absolute http URL into host, port and path; a relative one keeps
  * the route's target. Returns false for what Tether cannot fetch. */
 static bool resolve_link(const tt_proxy_t *px, const char *url, char *host, size_t hostlen,
-                         int *port, const char **path)
+                         int *port, const char **path, bool *tls)
 {
     const tt_target_t *t = cur_target(px);
+    *tls = false;
     if (url[0] == '/') {
+        *tls = t->ssl;
         snprintf(host, hostlen, "%s", t->host);
         *port = t->port;
         *path = url;
@@ -568,7 +625,8 @@ void tt__proxy_fetch_link(tt_proxy_t *px, const char *url)
     char host[256];
     int port;
     const char *path;
-    if (!resolve_link(px, url, host, sizeof host, &port, &path)) {
+    bool ssl;
+    if (!resolve_link(px, url, host, sizeof host, &port, &path, &ssl)) {
         tt__hold_on_error(px, 502, "next link: unsupported URL");
         return;
     }
@@ -578,7 +636,14 @@ void tt__proxy_fetch_link(tt_proxy_t *px, const char *url)
     tt_buf_reset(&px->head);
     head_opts_t o = {"GET", path, true};
     build_head(px, &o, &px->head);
-    px->up = tt_upstream_get(px->env->pool, host, port, false, &up_ops, px);
+    const tt_target_t *t = cur_target(px);
+    tt_tls_config_t *tls = ssl ? tt_proxy_target_tls(px->env, t, NULL, 0) : NULL;
+    if (ssl && !tls) {
+        tt__hold_on_error(px, 502, "next link: TLS unavailable");
+        return;
+    }
+    px->up = tt_upstream_get(px->env->pool, host, port, tls, ssl ? tt_proxy_target_sni(t) : NULL,
+                             false, &up_ops, px);
 }
 
 /* Requests nobody waits for (gone links, WebSocket DISCONNECT). */
@@ -633,11 +698,12 @@ static void gone_error(void *x, int err, const char *why, bool retryable)
 static const tt_up_ops_t gone_ops = {gone_connected, gone_head,  gone_body,
                                      gone_end,       gone_error, NULL};
 
-void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request, size_t len)
+void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, tt_tls_config_t *tls,
+                   const char *sni, const char *request, size_t len)
 {
     gone_t *g = tt_xcalloc(1, sizeof *g);
     tt_buf_append(&g->head, request, len);
-    g->up = tt_upstream_get(env->pool, host, port, false, &gone_ops, g);
+    g->up = tt_upstream_get(env->pool, host, port, tls, sni, false, &gone_ops, g);
 }
 
 void tt__proxy_gone(tt_proxy_env_t *env, const tt_proxy_t *px, const char *url)
@@ -645,13 +711,18 @@ void tt__proxy_gone(tt_proxy_env_t *env, const tt_proxy_t *px, const char *url)
     char host[256];
     int port;
     const char *path;
-    if (!resolve_link(px, url, host, sizeof host, &port, &path))
+    bool ssl;
+    if (!resolve_link(px, url, host, sizeof host, &port, &path, &ssl))
+        return;
+    const tt_target_t *t = cur_target(px);
+    tt_tls_config_t *tls = ssl ? tt_proxy_target_tls(env, t, NULL, 0) : NULL;
+    if (ssl && !tls)
         return;
     tt_buf_t req = TT_BUF_INIT;
     tt_buf_appendf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n", path, host);
     tt_proxy_grip_headers(env, px->route, &req);
     tt_buf_appends(&req, "Content-Length: 0\r\n\r\n");
-    tt_proxy_fire(env, host, port, req.data, req.len);
+    tt_proxy_fire(env, host, port, tls, ssl ? tt_proxy_target_sni(t) : NULL, req.data, req.len);
     tt_buf_free(&req);
 }
 

@@ -30,6 +30,7 @@ typedef struct tt_proxy_env_s {
     tt_pool_t *pool;
     tt_hub_t *hub;
     tt_proxy_stats_t stats;
+    struct tt_tls_client_s *tls_clients; /* TLS configs toward backends, by options */
     /* Grip-Sig cache: tokens change once a second at most. */
     char *sig_token;
     char *sig_for; /* "iss\nkey" the token was made for */
@@ -38,13 +39,21 @@ typedef struct tt_proxy_env_s {
 
 /* Send a whole request to host:port and ignore the answer (gone links,
  * WebSocket DISCONNECT events). `request` is copied. */
-void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, const char *request,
-                   size_t len);
+void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, tt_tls_config_t *tls,
+                   const char *sni, const char *request, size_t len);
 
 /* Client-ready header lines of a backend response: hop-by-hop, framing and
  * Grip-* headers removed (and those Grip-Expose-Headers does not list, when
  * `in` is given). */
 void tt_proxy_response_headers(const tt_msg_t *resp, const tt_instruct_t *in, tt_buf_t *out);
+
+/* The TLS client config for a target with `ssl` (its insecure,
+ * client_cert and client_key options, and tls_ca_file), made once and
+ * cached; NULL with the reason in err when it cannot be built. Borrowed. */
+tt_tls_config_t *tt_proxy_target_tls(tt_proxy_env_t *env, const tt_target_t *t, char *err,
+                                     size_t errlen);
+/* The name a TLS backend is asked for and checked against. */
+const char *tt_proxy_target_sni(const tt_target_t *t);
 
 /* Free what the environment caches (at shutdown). */
 void tt_proxy_env_clear(tt_proxy_env_t *env);

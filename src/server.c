@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "evloop.h"
 #include "log.h"
 #include "mem.h"
@@ -32,6 +33,7 @@ enum cl_state { CL_IDLE, CL_HEAD, CL_EXCHANGE, CL_RAW, CL_LINGER, CL_CLOSED };
 
 struct tt_server_s {
     uv_tcp_t tcp;
+    tt_tls_config_t *tls; /* NULL: plain HTTP */
     uv_loop_t *loop;
     tt_server_opts_t opts;
     tt_server_stats_t *stats;
@@ -268,6 +270,11 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
 {
     tt_client_t *cl = c->data;
     if (n < 0) {
+        if (n == TT_ETLS) {
+            stats_of(cl->srv)->tls_failures++;
+            tt_log_info("%s: TLS with %s failed: %s", cl->srv->opts.name, cl->peer,
+                        tt_conn_tls_error(&cl->conn));
+        }
         if (cl->state == CL_RAW && cl->raw) {
             const tt_raw_ops_t *raw = cl->raw;
             cl->raw = NULL;
@@ -427,6 +434,7 @@ static void maybe_stopped(tt_server_t *s)
         return;
     if (s->stop_cb)
         s->stop_cb(s, s->stop_arg);
+    tt_tls_config_unref(s->tls);
     free(s);
 }
 
@@ -540,6 +548,11 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     arm_timer(cl, s->opts.idle_timeout_ms);
+    if (s->tls && tt_conn_start_tls(&cl->conn, s->tls, true, NULL) != 0) {
+        st->tls_failures++;
+        client_close(cl);
+        return;
+    }
     tt_conn_read_start(&cl->conn);
 }
 
@@ -834,6 +847,15 @@ int tt_server_listen(uv_loop_t *loop, const char *addr, int port, const tt_serve
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     *out = s;
     return 0;
+}
+
+void tt_server_set_tls(tt_server_t *s, tt_tls_config_t *cfg)
+{
+    if (cfg)
+        tt_tls_config_ref(cfg);
+    tt_tls_config_unref(s->tls);
+    s->tls = cfg;
+    s->opts.tls = cfg != NULL;
 }
 
 int tt_server_port(const tt_server_t *s)

@@ -58,7 +58,7 @@ typedef struct tt_server_opts_s {
 } tt_server_opts_t;
 
 typedef struct tt_server_stats_s {
-    uint64_t accepted, rejected_maxconn, requests, bad_requests;
+    uint64_t accepted, rejected_maxconn, requests, bad_requests, tls_failures;
     int open;
 } tt_server_stats_t;
 
@@ -66,6 +66,9 @@ typedef struct tt_server_stats_s {
  * shared (may be NULL) so several listeners can add to one set of counters. */
 int tt_server_listen(uv_loop_t *loop, const char *addr, int port, const tt_server_opts_t *opts,
                      tt_server_stats_t *stats, tt_server_t **out);
+/* Serve TLS with `cfg` (takes a reference; replaces the one in force for
+ * new connections; NULL = plain). Connections keep the config they began with. */
+void tt_server_set_tls(tt_server_t *s, tt_tls_config_t *cfg);
 /* The port actually bound. */
 int tt_server_port(const tt_server_t *s);
 /* Stop accepting. Idle keep-alive connections are closed; busy ones close

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "mem.h"
+#include "tls.h"
 
 tt_snapshot_t *tt_snapshot_new(tt_config_t *cfg, tt_routes_t *routes)
 {
@@ -26,5 +27,6 @@ void tt_snapshot_unref(tt_snapshot_t *s)
         return;
     tt_config_free(s->cfg);
     tt_routes_free(s->routes);
+    tt_tls_config_unref(s->tls_server);
     free(s);
 }

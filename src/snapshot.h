@@ -7,10 +7,13 @@
 #include "config.h"
 #include "route.h"
 
+typedef struct tt_tls_config_s tt_tls_config_t;
+
 typedef struct tt_snapshot_s {
     int refs;
     tt_config_t *cfg;
     tt_routes_t *routes;
+    tt_tls_config_t *tls_server; /* certificates for https_ports; NULL if none */
 } tt_snapshot_t;
 
 /* Takes ownership of both; refs starts at 1. */

@@ -20,7 +20,9 @@
 enum up_state { UP_RESOLVING, UP_CONNECTING, UP_ACTIVE, UP_IDLE, UP_CLOSED };
 
 typedef struct pool_key_s {
-    char *name;          /* host:port */
+    char *name;           /* host:port, plus the TLS config for TLS connections */
+    tt_tls_config_t *tls; /* referenced; NULL for plain TCP */
+    char *sni;
     tt_upstream_t *idle; /* most recently used first */
     int n_idle;
     struct pool_key_s *next;
@@ -96,6 +98,8 @@ static void pool_maybe_free(tt_pool_t *p)
     while (k) {
         pool_key_t *next = k->next;
         free(k->name);
+        free(k->sni);
+        tt_tls_config_unref(k->tls);
         free(k);
         k = next;
     }
@@ -112,15 +116,21 @@ void tt_pool_close(tt_pool_t *p)
     pool_maybe_free(p);
 }
 
-static pool_key_t *key_for(tt_pool_t *p, const char *host, int port)
+static pool_key_t *key_for(tt_pool_t *p, const char *host, int port, tt_tls_config_t *tls,
+                           const char *sni)
 {
-    char name[300];
-    snprintf(name, sizeof name, "%s:%d", host, port);
+    char name[600];
+    if (tls)
+        snprintf(name, sizeof name, "%s:%d tls %p %s", host, port, (void *)tls, sni ? sni : "");
+    else
+        snprintf(name, sizeof name, "%s:%d", host, port);
     for (pool_key_t *k = p->keys; k; k = k->next)
         if (strcmp(k->name, name) == 0)
             return k;
     pool_key_t *k = tt_xcalloc(1, sizeof *k);
     k->name = tt_xstrdup(name);
+    k->tls = tls ? tt_tls_config_ref(tls) : NULL;
+    k->sni = sni ? tt_xstrdup(sni) : NULL;
     k->next = p->keys;
     p->keys = k;
     return k;
@@ -256,6 +266,12 @@ static void on_read(tt_conn_t *c, ssize_t n, const char *data)
             u->ops->on_body(u->x, data, (size_t)n);
         return;
     }
+    if (n == TT_ETLS) {
+        char why[300];
+        snprintf(why, sizeof why, "TLS: %s", tt_conn_tls_error(&u->conn));
+        fail(u, TT_ETLS, why);
+        return;
+    }
     if (n < 0) {
         if (u->got_bytes && !tt_parser_finish(&u->parser)) {
             fail(u, TT_ECLOSED, "backend closed the connection mid-response");
@@ -380,7 +396,13 @@ static void on_connect(uv_connect_t *req, int status)
     uv_timer_stop(&u->timer);
     u->state = UP_ACTIVE;
     uv_tcp_nodelay(&u->conn.tcp, 1);
+    if (u->key->tls && tt_conn_start_tls(&u->conn, u->key->tls, false, u->key->sni) != 0) {
+        connect_failed(u, TT_ETLS);
+        return;
+    }
     tt_conn_read_start(&u->conn);
+    /* Over TLS the request waits in the engine until the handshake is
+     * done; a failed handshake arrives as a read error with its reason. */
     report_connected(&u->step);
 }
 
@@ -446,10 +468,10 @@ static tt_upstream_t *reuse(tt_pool_t *p, pool_key_t *k, const tt_up_ops_t *ops,
     return u;
 }
 
-tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, bool fresh,
-                               const tt_up_ops_t *ops, void *x)
+tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, tt_tls_config_t *tls,
+                               const char *sni, bool fresh, const tt_up_ops_t *ops, void *x)
 {
-    pool_key_t *k = key_for(p, host, port);
+    pool_key_t *k = key_for(p, host, port, tls, sni);
     /* Past keepalive_timeout a connection is not trusted, sweep or not. */
     while (k->idle && uv_now(p->loop) - k->idle->idle_since >= p->opts.keepalive_timeout_ms)
         up_close(k->idle);

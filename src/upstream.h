@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "http_msg.h"
+#include "tls.h"
 
 typedef struct tt_upstream_s tt_upstream_t;
 typedef struct tt_pool_s tt_pool_t;
@@ -54,9 +55,11 @@ const tt_pool_stats_t *tt_pool_stats(const tt_pool_t *p);
  * active connections must have been aborted or finished. */
 void tt_pool_close(tt_pool_t *p);
 
-/* `fresh` skips the idle list (a retry after a stale reuse). Never NULL. */
-tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, bool fresh,
-                               const tt_up_ops_t *ops, void *x);
+/* `fresh` skips the idle list (a retry after a stale reuse). With `tls`
+ * (a client config, referenced while needed) the connection speaks TLS,
+ * with `sni` as the server name to send and verify. Never NULL. */
+tt_upstream_t *tt_upstream_get(tt_pool_t *p, const char *host, int port, tt_tls_config_t *tls,
+                               const char *sni, bool fresh, const tt_up_ops_t *ops, void *x);
 bool tt_upstream_reused(const tt_upstream_t *u);
 void tt_upstream_send(tt_upstream_t *u, const void *data, size_t len);
 void tt_upstream_send2(tt_upstream_t *u, const void *a, size_t alen, const void *b, size_t blen);

@@ -1013,7 +1013,14 @@ static void post_events(tt_ws_t *ws)
 {
     const tt_target_t *t = &ws->route->targets[ws->target];
     ws->in_flight = true;
-    ws->up = tt_upstream_get(ws->env->pool, t->host, t->port, false, &events_ops, ws);
+    tt_tls_config_t *tls = NULL;
+    char err[256];
+    if (t->ssl && !(tls = tt_proxy_target_tls(ws->env, t, err, sizeof err))) {
+        request_failed(ws, err);
+        return;
+    }
+    ws->up = tt_upstream_get(ws->env->pool, t->host, t->port, tls, tt_proxy_target_sni(t), false,
+                             &events_ops, ws);
 }
 
 /* Bytes of the queued events that go in the next request: all of them,
@@ -1063,7 +1070,11 @@ static void send_disconnect(tt_ws_t *ws)
     build_post(ws, ev.data, ev.len);
     tt_buf_free(&ev);
     const tt_target_t *t = &ws->route->targets[ws->target];
-    tt_proxy_fire(ws->env, t->host, t->port, ws->out.data, ws->out.len);
+    tt_tls_config_t *tls = t->ssl ? tt_proxy_target_tls(ws->env, t, NULL, 0) : NULL;
+    if (t->ssl && !tls)
+        return;
+    tt_proxy_fire(ws->env, t->host, t->port, tls, tt_proxy_target_sni(t), ws->out.data,
+                  ws->out.len);
 }
 
 /* ---- passthrough ------------------------------------------------------------------------ */
@@ -1194,7 +1205,14 @@ static void pass_connect(tt_ws_t *ws)
         tt_proxy_grip_headers(ws->env, route, &ws->out);
     }
     tt_buf_appends(&ws->out, "\r\n");
-    ws->bk = tt_upstream_get(ws->env->pool, t->host, t->port, true, &pass_ops, ws);
+    tt_tls_config_t *tls = NULL;
+    char err[256];
+    if (t->ssl && !(tls = tt_proxy_target_tls(ws->env, t, err, sizeof err))) {
+        request_failed(ws, err);
+        return;
+    }
+    ws->bk = tt_upstream_get(ws->env->pool, t->host, t->port, tls, tt_proxy_target_sni(t), true,
+                             &pass_ops, ws);
 }
 
 /* ---- entry ------------------------------------------------------------------------------ */
