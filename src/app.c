@@ -98,6 +98,17 @@ static tt_tls_config_t *load_tls(const tt_config_t *cfg, tt_diag_t *d)
         return NULL;
     }
     bool any = false;
+    uv_fs_t req;
+    bool dir = uv_fs_stat(NULL, &req, cfg->certs_dir, NULL) == 0 && (req.statbuf.st_mode & S_IFDIR);
+    uv_fs_req_cleanup(&req);
+    /* The directory first: tls_cert then adds the default, unless the
+     * directory already has one (a clear error, not a silent choice). */
+    if (dir) {
+        if (tt_tls_server_load_dir(c, cfg->certs_dir, err, sizeof err) != 0)
+            tt_diag_error(d, cfg->certs_dir, 0, "%s", err);
+        else
+            any = true;
+    }
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
         tt_diag_error(d, cfg->path, 0, "tls_cert and tls_key go together");
     } else if (cfg->tls_cert) {
@@ -105,17 +116,6 @@ static tt_tls_config_t *load_tls(const tt_config_t *cfg, tt_diag_t *d)
             tt_diag_error(d, cfg->path, 0, "tls_cert: %s", err);
         else
             any = true;
-    }
-    uv_fs_t req;
-    bool dir = uv_fs_stat(NULL, &req, cfg->certs_dir, NULL) == 0 && (req.statbuf.st_mode & S_IFDIR);
-    uv_fs_req_cleanup(&req);
-    if (dir) {
-        if (tt_tls_server_load_dir(c, cfg->certs_dir, err, sizeof err) != 0) {
-            if (!any)
-                tt_diag_error(d, cfg->certs_dir, 0, "%s", err);
-        } else {
-            any = true;
-        }
     }
     if (!any && !d->errors)
         tt_diag_error(d, cfg->path, 0,

@@ -39,7 +39,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     tt_conn_t *c = s->data;
-    if (nread == 0 || c->closing)
+    if (nread == 0 || c->closing || c->tls_eof)
         return;
     if (c->tls && nread > 0) {
         /* Ciphertext: the engine hands plaintext to tls_recv. */
@@ -137,7 +137,22 @@ static void raw_writev(tt_conn_t *c, const uv_buf_t *bufs, int n);
 void tt_conn_writev(tt_conn_t *c, const uv_buf_t *bufs, int n)
 {
     if (c->tls) {
-        /* Plaintext: the engine encrypts and calls tls_send. */
+        /* Plaintext: the engine encrypts and calls tls_send. Small pieces
+         * (a head and its body) go as one record. */
+        char joined[16384];
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += bufs[i].len;
+        if (n > 1 && total <= sizeof joined) {
+            size_t o = 0;
+            for (int i = 0; i < n; i++) {
+                memcpy(joined + o, bufs[i].base, bufs[i].len);
+                o += bufs[i].len;
+            }
+            if (tt_tls_write(c->tls, joined, total) != 0)
+                c->write_error = TT_ETLS;
+            return;
+        }
         for (int i = 0; i < n && !c->write_error; i++)
             if (bufs[i].len && tt_tls_write(c->tls, bufs[i].base, bufs[i].len) != 0)
                 c->write_error = TT_ETLS;
@@ -263,7 +278,8 @@ static void tls_recv(void *owner, const char *data, size_t len)
     tt_conn_t *c = owner;
     if (c->closing)
         return;
-    if (!data) { /* close_notify: a clean end of stream */
+    if (!data) { /* close_notify: a clean end of stream, said once */
+        c->tls_eof = true;
         c->on_read(c, UV_EOF, NULL);
         return;
     }

@@ -41,6 +41,7 @@ struct tt_conn_s {
                           set it only while queued > 0 */
     void *data;          /* the owner */
     tt_tls_t *tls;       /* NULL: plain TCP */
+    bool tls_eof;        /* the peer's close_notify was reported as EOF */
     size_t queued;
     int write_error; /* first write failure, 0 if none */
     bool reading;
