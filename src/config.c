@@ -113,6 +113,7 @@ static const key_def_t key_defs[] = {
     {"tether", "ws_max_message", K_SIZE, F(ws_max_message), 1, INT_MAX},
     {"tether", "ws_idle_timeout", K_DURATION, F(ws_idle_timeout_ms), 0, 0},
     {"tether", "tls_cert", K_PATH, F(tls_cert), NO_LIMIT},
+    {"tether", "certs_dir", K_PATH, F(certs_dir), NO_LIMIT},
     {"tether", "tls_key", K_PATH, F(tls_key), NO_LIMIT},
     {"tether", "tls_ca_file", K_PATH, F(tls_ca_file), NO_LIMIT},
 };

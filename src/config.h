@@ -42,7 +42,7 @@ typedef struct tt_config_s {
     size_t n_http_ports;
     tt_listen_t *https_ports; /* https_ports list; none by default */
     size_t n_https_ports;
-    char *certs_dir;           /* "<dir>/runner/certs": <host>.crt/.key, as Pushpin */
+    char *certs_dir; /* [tether] certs_dir, "<dir>/runner/certs" as Pushpin: <host>.crt/.key */
     int client_maxconn;        /* 50000 */
     size_t client_buffer_size; /* 8192: the whole request head must fit (431 otherwise) */
     int log_level;             /* 2 */

@@ -591,10 +591,14 @@ void tt__hold_on_error(tt_proxy_t *px, int status, const char *why)
  * a stream on channel "test", so that publishing works out of the box. */
 void tt__hold_test_target(tt_proxy_t *px)
 {
-    const char *t = tt_msg_target(px->req);
-    size_t len = px->req->target_len;
+    /* The route's path rewrites apply, as for any target. */
+    char *t = NULL;
+    tt_route_rewrite_path(px->route, tt_msg_target(px->req), px->req->target_len, &t);
+    size_t len = strlen(t);
     const char *q = memchr(t, '?', len);
     size_t plen = q ? (size_t)(q - t) : len;
+    bool response = tt_str_ieq(t, plen, "/response"), stream = tt_str_ieq(t, plen, "/stream");
+    free(t);
     tt_instruct_t *in = tt_xcalloc(1, sizeof *in);
     in->n_channels = 1;
     in->channels = tt_xcalloc(1, sizeof *in->channels);
@@ -603,7 +607,7 @@ void tt__hold_test_target(tt_proxy_t *px)
     px->in = in;
     px->grip = true;
     px->target = 0;
-    if (tt_str_ieq(t, plen, "/response")) {
+    if (response) {
         in->hold = TT_HOLD_RESPONSE;
         tt_buf_appends(&px->resp_headers, "Content-Type: text/plain\r\n");
         tt_buf_appends(&px->resp_body, "timeout\n");
@@ -611,7 +615,7 @@ void tt__hold_test_target(tt_proxy_t *px)
         start_response_hold(px);
         return;
     }
-    if (tt_str_ieq(t, plen, "/stream")) {
+    if (stream) {
         in->hold = TT_HOLD_STREAM;
         px->status = 200;
         const char *h = "Content-Type: text/plain\r\n";

@@ -37,6 +37,8 @@ int tt_tether_start(tt_tether_t *t, const char *conf, const char *routes,
         return -1;
     t->port = tt_proc_wait_port(t->proc, pf, "http", 10000);
     t->control_port = tt_proc_wait_port(t->proc, pf, "control", 10000);
+    if (conf && strstr(conf, "https_ports"))
+        t->https_port = tt_proc_wait_port(t->proc, pf, "https", 10000);
     if (t->port <= 0 || t->control_port <= 0) {
         char *log = tt_tether_log(t);
         fprintf(stderr, "tether did not start; log:\n%s\n", log ? log : "(none)");

@@ -10,6 +10,7 @@ typedef struct tt_tether_s {
     tt_proc_t *proc;
     int port;
     int control_port; /* the publish API */
+    int https_port;   /* the first https_ports listener, 0 if none */
     char *dir;
     char *conf;   /* path of the config file */
     char *routes; /* path of the routes file */

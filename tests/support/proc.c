@@ -126,12 +126,24 @@ static int spawn(tt_proc_t *p, char *path, const char *const *args, int log_fd)
     return rc;
 }
 
+static tt_proc_t *start(char *path, const char *const *args, const char *log_path);
+
 tt_proc_t *tt_proc_start(const char *exe, const char *const *args, const char *log_path)
+{
+    return start(exe_path(exe), args, log_path);
+}
+
+tt_proc_t *tt_proc_start_tool(const char *tool, const char *const *args, const char *log_path)
+{
+    return start(tt_xstrdup(tool), args, log_path);
+}
+
+/* Start `path` (taken: freed here). */
+static tt_proc_t *start(char *path, const char *const *args, const char *log_path)
 {
     /* A child that dies while we write to it must be an error, not SIGPIPE. */
     tt_platform_init();
     tt_proc_t *p = tt_xcalloc(1, sizeof *p);
-    char *path = exe_path(exe);
     int log_fd = -1;
     int rc = uv_loop_init(&p->loop);
     if (rc < 0)
@@ -257,4 +269,24 @@ void tt_proc_free(tt_proc_t *p)
     if (uv_loop_close(&p->loop) != 0)
         fprintf(stderr, "tt_proc_free: loop still busy\n");
     free(p);
+}
+
+int tt_run_tool(const char *tool, const char *const *args, int timeout_ms, char **out)
+{
+    char *dir = tt_test_tmpdir();
+    char logp[4096];
+    snprintf(logp, sizeof logp, "%s/out", dir);
+    tt_proc_t *p = tt_proc_start_tool(tool, args, logp);
+    int64_t status = -1;
+    int sig = 0;
+    int rc = -1;
+    if (p && tt_proc_wait_exit(p, timeout_ms, &status, &sig))
+        rc = sig ? -1 : (int)status;
+    tt_proc_free(p);
+    *out = tt_test_read_file(logp, NULL);
+    if (!*out)
+        *out = tt_xstrdup("");
+    tt_test_rmtree(dir);
+    free(dir);
+    return rc;
 }

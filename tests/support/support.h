@@ -52,6 +52,14 @@ typedef struct tt_proc_s tt_proc_t;
  * (logged to stderr). Free with tt_proc_free. */
 tt_proc_t *tt_proc_start(const char *exe, const char *const *args, const char *log_path);
 
+/* Like tt_proc_start for a tool found on PATH (curl, openssl, python3). */
+tt_proc_t *tt_proc_start_tool(const char *tool, const char *const *args, const char *log_path);
+
+/* Run a tool from PATH to completion, bounded by timeout_ms (then killed);
+ * its stdout and stderr together in *out (malloc'd). Returns the exit
+ * status, or -1 if it could not start, was killed or timed out. */
+int tt_run_tool(const char *tool, const char *const *args, int timeout_ms, char **out);
+
 /* The child's OS process id. */
 int tt_proc_pid(tt_proc_t *p);
 
