@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "task.h"
+#include "pki.h"
 #include "tether.h"
 
 #define T_MS 10000
@@ -311,7 +312,7 @@ typedef struct wfx_s {
     tt_tether_t tether;
 } wfx_t;
 
-static void wfx_start(wfx_t *fx)
+static void wfx_start_conf(wfx_t *fx, const char *conf)
 {
     memset(fx, 0, sizeof *fx);
     ASSERT_OK(tt_origin_start(&fx->origin));
@@ -321,7 +322,12 @@ static void wfx_start(wfx_t *fx)
              "*,proto=ws,path_beg=/ws 127.0.0.1:%d\n"
              "*,proto=ws,path_beg=/t test\n",
              fx->origin.port, fx->origin.port);
-    ASSERT_OK(tt_tether_start(&fx->tether, NULL, routes, NULL));
+    ASSERT_OK(tt_tether_start(&fx->tether, conf, routes, NULL));
+}
+
+static void wfx_start(wfx_t *fx)
+{
+    wfx_start_conf(fx, NULL);
 }
 
 static void wfx_stop(wfx_t *fx)
@@ -528,5 +534,35 @@ TEST_IMPL(wslib_over_http_rejected)
     ASSERT_STR_EQ(out, "rejected 403\n");
     free(out);
     wfx_stop(&fx);
+    return 0;
+}
+
+/* WSS: the library connects over TLS (https_ports, certificates made at
+ * test time, the test CA trusted through SSL_CERT_FILE) to a
+ * WebSocket-over-HTTP route, and the echo and close work as over TCP. */
+TEST_IMPL(wslib_wss_over_http)
+{
+    char py[4096];
+    WSLIB_REQUIRE(py);
+    pki_t pki;
+    pki_make(&pki);
+    char conf[2048];
+    snprintf(conf, sizeof conf, "[runner]\nhttps_ports=127.0.0.1:0\n[tether]\ncerts_dir=%s\n",
+             pki.certs);
+    wfx_t fx;
+    wfx_start_conf(&fx, conf);
+    ASSERT_OK(uv_os_setenv("SSL_CERT_FILE", at(pki.dir, "ca.crt").s));
+    char url[128];
+    snprintf(url, sizeof url, "wss://localhost:%d/wsoh", fx.tether.https_port);
+    const char *args[] = {url, "echo", "secure hello", NULL};
+    char *out = NULL;
+    ASSERT_EQ(py_run(py, args, &out), 0);
+    ASSERT_STR_EQ(out, "connected subprotocol=none\n"
+                       "text \"secure hello\"\n"
+                       "close 1000\n");
+    free(out);
+    uv_os_unsetenv("SSL_CERT_FILE");
+    wfx_stop(&fx);
+    pki_free(&pki);
     return 0;
 }

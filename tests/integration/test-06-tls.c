@@ -289,3 +289,36 @@ TEST_IMPL(tls_backend_mutual)
     pki_free(&pki);
     return 0;
 }
+
+/* Over https_ports the backend sees X-Forwarded-Proto: https, and routes
+ * can match on ssl=yes|no. */
+TEST_IMPL(tls_forwarded_proto_and_ssl_routes)
+{
+    if (!have_tool("curl", "--version"))
+        TEST_SKIP("curl is not installed");
+    pki_t pki;
+    pki_make(&pki);
+    tt_origin_t origin;
+    ASSERT_OK(tt_origin_start(&origin));
+    char routes[512];
+    snprintf(routes, sizeof routes,
+             "*,ssl=yes,path_beg=/echo 127.0.0.1:%d,host=secure.test\n"
+             "*,ssl=no,path_beg=/echo 127.0.0.1:%d,host=plain.test\n",
+             origin.port, origin.port);
+    tt_tether_t t;
+    start_https(&t, &pki, NULL, routes);
+    char *out;
+    ASSERT_EQ(curl_get(&pki, t.https_port, "localhost", "/echo", &out), 0);
+    ASSERT_CONTAINS(out, "X-Forwarded-Proto: https");
+    ASSERT_CONTAINS(out, "Host: secure.test");
+    free(out);
+    tt_resp_t r;
+    ASSERT_OK(tt_http_request(t.port, "GET /echo HTTP/1.1\r\nHost: h\r\n\r\n", &r, T_MS));
+    ASSERT_NOT_CONTAINS(r.body, "X-Forwarded-Proto");
+    ASSERT_CONTAINS(r.body, "Host: plain.test");
+    tt_resp_free(&r);
+    ASSERT_EQ(tt_tether_stop(&t), 0);
+    tt_origin_stop(&origin);
+    pki_free(&pki);
+    return 0;
+}
