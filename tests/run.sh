@@ -15,7 +15,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 # Native build dependencies, Debian package names (kept in sync with
 # service/run-dev.sh and .ci/run). libc6-dev is only a Recommends of gcc.
 PACKAGES=(cmake make gcc libc6-dev pkg-config libuv1-dev libmbedtls-dev libsqlite3-dev
-    libcjson-dev zlib1g-dev node-llhttp python3-websockets)
+    libcjson-dev zlib1g-dev node-llhttp python3-websockets curl openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
