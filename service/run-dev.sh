@@ -12,9 +12,9 @@ cd "$ROOT"
 BUILD_DIR=${BUILD_DIR:-build}
 CONF=service/tether.conf
 
-# Same list as tests/run.sh.
+# The build dependencies of tests/run.sh's list (not its test-only tools).
 PACKAGES=(cmake make gcc libc6-dev pkg-config libuv1-dev libmbedtls-dev libsqlite3-dev
-    libcjson-dev zlib1g-dev node-llhttp python3-websockets)
+    libcjson-dev zlib1g-dev node-llhttp)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
