@@ -297,12 +297,13 @@ static void deliver(tt_sub_t *sub, tt_delivery_t *d)
         tt_filter_ctx_t ctx = {ws_meta, ws_subscribed, ws};
         bool pass =
             tt_filter_pass(s->filters, s->n_filters, &ctx, d->item, &content, &len, &scratch);
-        if (pass && scratch.data) { /* rewritten for this subscriber */
+        bool rewritten = scratch.data != NULL;
+        if (pass && rewritten) { /* this subscriber's own copy */
             static const int op[] = {TT_WS_TEXT, TT_WS_BINARY, TT_WS_PING, TT_WS_PONG};
             to_client(ws, op[m->type], content, len);
         }
         tt_buf_free(&scratch);
-        if (!pass || scratch.data)
+        if (!pass || rewritten)
             return;
     }
     /* A compressed frame (window 15) is shared by the clients whose window
@@ -937,7 +938,8 @@ static void response_done(tt_ws_t *ws)
     }
     free(ev);
     ws->retries = 0;
-    if (ws->state == WS_OPEN && ws->keep_alive_ms)
+    /* The timer also waits for a close handshake: leave it to that then. */
+    if (ws->state == WS_OPEN && ws->keep_alive_ms && !ws->close_received)
         uv_timer_start(&ws->timer, on_keep_alive_interval, ws->keep_alive_ms, 0);
     ws->in_flight = false;
     ws->resp_msg = NULL;

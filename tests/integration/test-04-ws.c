@@ -486,3 +486,27 @@ TEST_IMPL(ws_compression)
     wfx_stop(&fx);
     return 0;
 }
+
+/* Filters on a WebSocket subscription: set-meta is the session meta they
+ * read; skip-self drops the client's own messages, var-subst fills in its
+ * meta, and the unfiltered frame is not sent as well. */
+TEST_IMPL(ws_filters)
+{
+    wfx_t fx;
+    wfx_start(&fx, NULL);
+    tt_wsc_t *w = ws_open(&fx, "/wsoh");
+    ASSERT_OK(tt_wsc_send_text(w, "meta:user=carol"));
+    ASSERT_OK(tt_wsc_send_text(w, "subf:fw:skip-self,var-subst"));
+    wait_sub(&fx, "fw", 1);
+    publish_ok(&fx, "{\"items\":["
+                    "{\"channel\":\"fw\",\"meta\":{\"sender\":\"carol\"},"
+                    "\"formats\":{\"ws-message\":{\"content\":\"<own>\"}}},"
+                    "{\"channel\":\"fw\",\"meta\":{\"sender\":\"dave\"},"
+                    "\"formats\":{\"ws-message\":{\"content\":\"hi %(user)s\"}}}]}");
+    expect_text(w, "hi carol");
+    ASSERT_OK(tt_wsc_send_text(w, "marker"));
+    expect_text(w, "marker");
+    tt_wsc_close(w);
+    wfx_stop(&fx);
+    return 0;
+}

@@ -992,7 +992,24 @@ static int control_json(const char *s, size_t n, tt_buf_t *j)
 {
     const char *a;
     size_t an;
-    if (cmd_arg(s, n, "sub:", &a, &an) || cmd_arg(s, n, "unsub:", &a, &an)) {
+    if (cmd_arg(s, n, "subf:", &a, &an)) {
+        /* subf:CHAN:FILTER[,FILTER...] subscribes with filters */
+        const char *colon = memchr(a, ':', an);
+        size_t cn = colon ? (size_t)(colon - a) : an;
+        tt_buf_appends(j, "{\"type\":\"subscribe\",\"channel\":");
+        json_str(j, a, cn);
+        tt_buf_appends(j, ",\"filters\":[");
+        const char *f = colon ? colon + 1 : a + an;
+        while (f < a + an) {
+            const char *comma = memchr(f, ',', (size_t)(a + an - f));
+            size_t fl = comma ? (size_t)(comma - f) : (size_t)(a + an - f);
+            json_str(j, f, fl);
+            f += fl + (comma ? 1 : 0);
+            if (comma)
+                tt_buf_appends(j, ",");
+        }
+        tt_buf_appends(j, "]");
+    } else if (cmd_arg(s, n, "sub:", &a, &an) || cmd_arg(s, n, "unsub:", &a, &an)) {
         tt_buf_appendf(j,
                        "{\"type\":\"%s\",\"channel\":", s[0] == 's' ? "subscribe" : "unsubscribe");
         json_str(j, a, an);
@@ -1086,7 +1103,7 @@ static int cmd_generate(ws_out_t *o, const char *a, size_t an, int burst)
 
 /* Run the command in text message s, if it is one. Returns 1 if it was.
  * Commands (anything else is echoed behind the prefix):
- *   sub:CHAN unsub:CHAN detach ka:TEXT meta:NAME[=VALUE]
+ *   sub:CHAN subf:CHAN:F1,F2 unsub:CHAN detach ka:TEXT meta:NAME[=VALUE]
  *             -> the GRIP control message c:{"type":"subscribe","channel":..}
  *                (unsubscribe, detach, keep-alive with timeout 1, set-meta)
  *   close:CODE[ REASON] -> a close frame / CLOSE event
