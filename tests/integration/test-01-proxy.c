@@ -686,3 +686,67 @@ TEST_IMPL(proxy_client_header_timeout)
     fx_stop(&fx);
     return 0;
 }
+
+/* client_idle_timeout closes a keep-alive connection that sends nothing. */
+TEST_IMPL(proxy_client_idle_timeout)
+{
+    fixture_t fx;
+    fx_start(&fx, "[tether]\nclient_idle_timeout=300ms\n", SIMPLE_ROUTE);
+    tt_tc_t *c = tt_tc_connect(fx.tether.port, T_MS);
+    tt_resp_t r;
+    ASSERT_OK(tt_tc_sends(c, "GET /respond HTTP/1.1\r\nHost: h\r\n\r\n"));
+    ASSERT_OK(tt_tc_read_response(c, &r, T_MS, 0));
+    tt_resp_free(&r);
+    uint64_t t0 = uv_hrtime();
+    ASSERT(tt_tc_wait_eof(c, T_MS));
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    ASSERT_GE(ms, 200);
+    tt_tc_close(c);
+    fx_stop(&fx);
+    return 0;
+}
+
+/* backend_keepalive_timeout: a pooled connection idle longer is not reused. */
+TEST_IMPL(proxy_backend_keepalive_timeout)
+{
+    fixture_t fx;
+    fx_start(&fx, "[tether]\nbackend_keepalive_timeout=300ms\n", SIMPLE_ROUTE);
+    tt_resp_t r;
+    char a[32], b[32], c[32];
+    get(&fx, "GET /respond HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    tt_resp_header(&r, "X-Origin-Conn", a, sizeof a);
+    tt_resp_free(&r);
+    get(&fx, "GET /respond HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    tt_resp_header(&r, "X-Origin-Conn", b, sizeof b);
+    tt_resp_free(&r);
+    ASSERT_STR_EQ(a, b); /* reused while fresh */
+    tt_test_sleep_ms(600);
+    get(&fx, "GET /respond HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    tt_resp_header(&r, "X-Origin-Conn", c, sizeof c);
+    tt_resp_free(&r);
+    ASSERT(strcmp(a, c) != 0); /* expired: a new backend connection */
+    fx_stop(&fx);
+    return 0;
+}
+
+/* Past shutdown_grace, requests still in flight are cut and tether exits 0. */
+TEST_IMPL(proxy_shutdown_grace_expires)
+{
+    fixture_t fx;
+    fx_start(&fx, "[tether]\nshutdown_grace=300ms\n", SIMPLE_ROUTE);
+    tt_tc_t *c = tt_tc_connect(fx.tether.port, T_MS);
+    ASSERT_OK(tt_tc_sends(c, "GET /sleep/5000 HTTP/1.1\r\nHost: h\r\n\r\n"));
+    tt_test_sleep_ms(100);
+    uint64_t t0 = uv_hrtime();
+    tt_proc_close_stdin(fx.tether.proc);
+    int64_t status = -1;
+    ASSERT(tt_proc_wait_exit(fx.tether.proc, T_MS, &status, NULL));
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    ASSERT_EQ(status, 0);
+    ASSERT_LT(ms, 3000);
+    ASSERT(tt_tc_wait_eof(c, T_MS));
+    tt_tc_close(c);
+    ASSERT_EQ(tt_tether_stop(&fx.tether), 0);
+    tt_origin_stop(&fx.origin);
+    return 0;
+}
