@@ -50,6 +50,7 @@ struct tt_server_s {
 struct tt_client_s {
     tt_conn_t conn;
     uv_timer_t timer;
+    uint64_t deadline; /* when the timer's action is due; 0 = disarmed */
     tt_defer_t step;
     tt_defer_t flush; /* sends a response head that no body joined */
     tt_server_t *srv;
@@ -125,9 +126,21 @@ static const tt_parser_cbs_t parser_cbs = {on_head, on_body, on_complete};
 
 /* ---- timers and reading --------------------------------------------------- */
 
+/* The client's one timer is lazy: arming it only moves `deadline`, and
+ * the libuv timer is restarted only when the new deadline comes before the
+ * pending one. A request arms and disarms it a few times; restarting the
+ * timer each time costs more than the request's own parsing. */
 static void on_timer(uv_timer_t *t)
 {
     tt_client_t *cl = t->data;
+    if (!cl->deadline)
+        return; /* disarmed */
+    uint64_t now = uv_now(t->loop);
+    if (now < cl->deadline) {
+        uv_timer_start(&cl->timer, on_timer, cl->deadline - now, 0);
+        return;
+    }
+    cl->deadline = 0;
     if (cl->state == CL_HEAD) {
         tt_log_info("%s: request head timeout from %s", cl->srv->opts.name, cl->peer);
         cl->state = CL_EXCHANGE;
@@ -140,10 +153,13 @@ static void on_timer(uv_timer_t *t)
 
 static void arm_timer(tt_client_t *cl, uint64_t ms)
 {
-    if (ms)
+    if (!ms) {
+        cl->deadline = 0; /* the pending timer, if any, fires and does nothing */
+        return;
+    }
+    cl->deadline = uv_now(cl->timer.loop) + ms;
+    if (!uv_is_active((uv_handle_t *)&cl->timer) || uv_timer_get_due_in(&cl->timer) > ms)
         uv_timer_start(&cl->timer, on_timer, ms, 0);
-    else
-        uv_timer_stop(&cl->timer);
 }
 
 static void update_reading(tt_client_t *cl)
@@ -221,7 +237,7 @@ static void dispatch(tt_client_t *cl)
     tt_server_t *s = cl->srv;
     cl->head_ready = false;
     cl->state = CL_EXCHANGE;
-    uv_timer_stop(&cl->timer);
+    arm_timer(cl, 0);
     stats_of(s)->requests++;
     cl->keep_alive = cl->req.keep_alive && !cl->close_after && !s->stopping;
     uint64_t limit = s->opts.body_limit;
@@ -691,7 +707,7 @@ void tt_client_upgrade(tt_client_t *cl, const char *headers, size_t len, const t
     cl->body_paused = false;
     tt_buf_free(&cl->out_head);
     tt_buf_free(&cl->early);
-    uv_timer_stop(&cl->timer);
+    arm_timer(cl, 0);
     if (cl->stash.len)
         tt_defer_post(&cl->step, client_step);
     update_reading(cl);

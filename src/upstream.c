@@ -58,6 +58,7 @@ struct tt_upstream_s {
     int handles;
     bool reused, got_bytes, req_done, resp_done, keep_alive;
     bool raw;            /* after a 101: bytes are another protocol's, passed as they come */
+    uint64_t deadline;   /* the response timeout, lazily timed (0 = none) */
     uint64_t idle_since; /* when it went back to the pool */
 };
 
@@ -214,8 +215,8 @@ static int on_head(void *owner, tt_msg_t *m)
 {
     tt_upstream_t *u = owner;
     if (m->status >= 100 && m->status < 200 && m->status != 101)
-        return 0; /* interim response: skip, the real one follows */
-    uv_timer_stop(&u->timer);
+        return 0;    /* interim response: skip, the real one follows */
+    u->deadline = 0; /* the response timer, if pending, fires and does nothing */
     u->keep_alive = m->keep_alive;
     if (m->status == 101) {
         u->raw = true;
@@ -437,12 +438,22 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void on_connect_timeout(uv_timer_t *t)
 {
     tt_upstream_t *u = t->data;
-    u->pool->stats.timeouts++;
     if (u->state == UP_RESOLVING || u->state == UP_CONNECTING) {
+        u->pool->stats.timeouts++;
         connect_failed(u, UV_ETIMEDOUT);
         return;
     }
-    fail(u, UV_ETIMEDOUT, "backend response timeout"); /* response timeout */
+    /* The response timeout is lazy, as the client's timer is: a request on
+     * a pooled connection moves the deadline without restarting the timer. */
+    uint64_t now = uv_now(t->loop);
+    if (u->state != UP_ACTIVE || !u->deadline)
+        return;
+    if (now < u->deadline) {
+        uv_timer_start(&u->timer, on_connect_timeout, u->deadline - now, 0);
+        return;
+    }
+    u->pool->stats.timeouts++;
+    fail(u, UV_ETIMEDOUT, "backend response timeout");
 }
 
 static void on_conn_drain(tt_conn_t *c)
@@ -550,8 +561,12 @@ void tt_upstream_request_done(tt_upstream_t *u, bool no_body)
 {
     u->req_done = true;
     tt_parser_expect_no_body(&u->parser, no_body);
-    if (u->state == UP_ACTIVE && !u->resp_done && !u->parser.head_done)
-        uv_timer_start(&u->timer, on_connect_timeout, u->pool->opts.response_timeout_ms, 0);
+    uint64_t ms = u->pool->opts.response_timeout_ms;
+    if (u->state != UP_ACTIVE || u->resp_done || u->parser.head_done)
+        return;
+    u->deadline = uv_now(u->pool->loop) + ms;
+    if (!uv_is_active((uv_handle_t *)&u->timer) || uv_timer_get_due_in(&u->timer) > ms)
+        uv_timer_start(&u->timer, on_connect_timeout, ms, 0);
 }
 
 void tt_upstream_pause(tt_upstream_t *u)
