@@ -510,3 +510,39 @@ TEST_IMPL(ws_filters)
     wfx_stop(&fx);
     return 0;
 }
+
+/* one_event: every WebSocket-over-HTTP request carries a single event,
+ * however many the client sent while one was in flight. */
+TEST_IMPL(ws_over_http_one_event)
+{
+    wfx_t fx;
+    memset(&fx, 0, sizeof fx);
+    ASSERT_OK(tt_origin_start(&fx.origin));
+    char routes[256];
+    snprintf(routes, sizeof routes, "*,proto=ws 127.0.0.1:%d,over_http,one_event\n",
+             fx.origin.port);
+    ASSERT_OK(tt_tether_start(&fx.tether, NULL, routes, NULL));
+    tt_wsc_t *w = ws_open(&fx, "/wsoh");
+    for (int i = 0; i < 5; i++) {
+        char msg[16];
+        snprintf(msg, sizeof msg, "m%d", i);
+        ASSERT_OK(tt_wsc_send_text(w, msg));
+    }
+    for (int i = 0; i < 5; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "m%d", i);
+        expect_text(w, want);
+    }
+    tt_resp_t r;
+    ASSERT_OK(tt_http_request(fx.origin.port, "GET /wslog HTTP/1.1\r\nHost: o\r\n\r\n", &r, T_MS));
+    int requests = 0;
+    for (const char *p = r.body; (p = strstr(p, " REQUEST ")) != NULL; p += 9) {
+        ASSERT_EQ(atoi(p + 9), 1);
+        requests++;
+    }
+    ASSERT_GE(requests, 6); /* OPEN, then one per message */
+    tt_resp_free(&r);
+    tt_wsc_close(w);
+    wfx_stop(&fx);
+    return 0;
+}

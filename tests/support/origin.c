@@ -1537,13 +1537,17 @@ static const char *wsoh_run(conn_t *c, ws_out_t *o, int *open)
     const char *p = c->body.data ? c->body.data : "", *e = p + c->body.len, *why = NULL;
     if (!head_values(&c->head, "Connection-Id", &cid))
         tt_buf_appends(&cid, "-");
+    int events = 0;
     while (p < e && !why) {
         wsoh_event_t ev;
         if (wsoh_parse(&p, e, &ev) < 0)
             why = "malformed websocket-events body";
         else if (wsoh_event(o, &ev, cid.data, open) < 0)
             why = "unknown websocket event";
+        events++;
     }
+    /* "wsoh <cid> REQUEST <n>": how many events the request carried. */
+    ws_log_add("wsoh", cid.data, "REQUEST", events);
     tt_buf_free(&cid);
     return why;
 }
