@@ -8,6 +8,7 @@
 #include "task.h"
 #include "tether.h"
 #include "wsclient.h"
+#include <uv.h>
 
 #include <zlib.h>
 
@@ -542,6 +543,31 @@ TEST_IMPL(ws_over_http_one_event)
     }
     ASSERT_GE(requests, 6); /* OPEN, then one per message */
     tt_resp_free(&r);
+    tt_wsc_close(w);
+    wfx_stop(&fx);
+    return 0;
+}
+
+/* Keep-Alive-Interval (at least 20 s, as Pushpin): with nothing to send,
+ * an empty request reaches the backend after the interval. */
+TEST_IMPL(ws_over_http_keep_alive_interval)
+{
+    wfx_t fx;
+    wfx_start(&fx, NULL);
+    tt_wsc_t *w = ws_open(&fx, "/wsoh?kai=1");
+    uint64_t t0 = uv_hrtime();
+    int seen = 0;
+    for (int i = 0; i < 300 && !seen; i++) {
+        tt_test_sleep_ms(100);
+        tt_resp_t r;
+        ASSERT_OK(
+            tt_http_request(fx.origin.port, "GET /wslog HTTP/1.1\r\nHost: o\r\n\r\n", &r, T_MS));
+        seen = strstr(r.body, " REQUEST\n") != NULL; /* a request with no event */
+        tt_resp_free(&r);
+    }
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    ASSERT(seen);
+    ASSERT_GE(ms, 19000);
     tt_wsc_close(w);
     wfx_stop(&fx);
     return 0;
