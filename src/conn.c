@@ -97,6 +97,23 @@ static void write_cb(uv_write_t *req, int status)
     written(c, n);
 }
 
+/* Queue w (w->len bytes at `data`) behind what is already queued. */
+static void submit(tt_conn_t *c, write_req_t *w, char *data)
+{
+    uv_buf_t buf = uv_buf_init(data, (unsigned)w->len);
+    c->queued += w->len;
+    if (c->queued >= TT_CONN_HIGH_WATER)
+        c->above_high = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
+    if (rc < 0) {
+        c->queued -= w->len;
+        tt_rbuf_unref(w->shared);
+        free(w);
+        if (!c->write_error)
+            c->write_error = rc;
+    }
+}
+
 /* Copy what the socket did not take (bufs from byte `skip` on) and queue it. */
 static void enqueue(tt_conn_t *c, const uv_buf_t *bufs, int n, size_t skip)
 {
@@ -119,17 +136,7 @@ static void enqueue(tt_conn_t *c, const uv_buf_t *bufs, int n, size_t skip)
         p += len - skip;
         skip = 0;
     }
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
-    c->queued += w->len;
-    if (c->queued >= TT_CONN_HIGH_WATER)
-        c->above_high = true;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
-    if (rc < 0) {
-        c->queued -= w->len;
-        free(w);
-        if (!c->write_error)
-            c->write_error = rc;
-    }
+    submit(c, w, w->data);
 }
 
 static void raw_writev(tt_conn_t *c, const uv_buf_t *bufs, int n);
@@ -214,18 +221,7 @@ void tt_conn_write_shared(tt_conn_t *c, tt_rbuf_t *b)
     write_req_t *w = tt_xmalloc(sizeof *w);
     w->shared = tt_rbuf_ref(b);
     w->len = b->len - off;
-    uv_buf_t buf = uv_buf_init(b->data + off, (unsigned)w->len);
-    c->queued += w->len;
-    if (c->queued >= TT_CONN_HIGH_WATER)
-        c->above_high = true;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
-    if (rc < 0) {
-        c->queued -= w->len;
-        tt_rbuf_unref(w->shared);
-        free(w);
-        if (!c->write_error)
-            c->write_error = rc;
-    }
+    submit(c, w, b->data + off);
 }
 
 void tt_conn_write(tt_conn_t *c, const void *data, size_t len)

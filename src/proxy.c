@@ -134,14 +134,7 @@ static void build_head(tt_proxy_t *px, const head_opts_t *o, tt_buf_t *out)
                    o->method ? o->method : llhttp_method_name((llhttp_method_t)req->method),
                    o->path ? o->path : path);
     free(path);
-    uint32_t hlen = 0;
-    const char *client_host = tt_msg_get(req, "host", &hlen);
-    if (target->host_header)
-        tt_buf_appendf(out, "Host: %s\r\n", target->host_header);
-    else if (route->as_host)
-        tt_buf_appendf(out, "Host: %s\r\n", route->as_host);
-    else if (client_host)
-        tt_buf_appendf(out, "Host: %.*s\r\n", (int)hlen, client_host);
+    tt_proxy_append_host(route, target, req, out);
     for (uint32_t i = 0; i < req->n_hdrs; i++) {
         if (skip_request_header(px, req, i))
             continue;
@@ -171,6 +164,19 @@ static void build_head(tt_proxy_t *px, const head_opts_t *o, tt_buf_t *out)
     else if (req->has_content_length)
         tt_buf_appendf(out, "Content-Length: %llu\r\n", (unsigned long long)req->content_length);
     tt_buf_appends(out, "\r\n");
+}
+
+void tt_proxy_append_host(const tt_route_t *route, const tt_target_t *target, const tt_msg_t *req,
+                          tt_buf_t *out)
+{
+    uint32_t len = 0;
+    const char *client_host = tt_msg_get(req, "host", &len);
+    if (target->host_header)
+        tt_buf_appendf(out, "Host: %s\r\n", target->host_header);
+    else if (route->as_host)
+        tt_buf_appendf(out, "Host: %s\r\n", route->as_host);
+    else if (client_host)
+        tt_buf_appendf(out, "Host: %.*s\r\n", (int)len, client_host);
 }
 
 void tt_proxy_grip_headers(tt_proxy_env_t *env, const tt_route_t *route, tt_buf_t *out)

@@ -42,6 +42,11 @@ typedef struct tt_proxy_env_s {
 void tt_proxy_fire(tt_proxy_env_t *env, const char *host, int port, tt_tls_config_t *tls,
                    const char *sni, const char *request, size_t len);
 
+/* The Host line toward a backend: the target's host=, else the route's
+ * as_host, else the client's Host. */
+void tt_proxy_append_host(const tt_route_t *route, const tt_target_t *target, const tt_msg_t *req,
+                          tt_buf_t *out);
+
 /* Client-ready header lines of a backend response: hop-by-hop, framing and
  * Grip-* headers removed (and those Grip-Expose-Headers does not list, when
  * `in` is given). */

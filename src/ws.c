@@ -738,14 +738,7 @@ static void request_start(const tt_ws_t *ws, const char *method, tt_buf_t *out)
     tt_buf_reset(out);
     tt_buf_appendf(out, "%s %s HTTP/1.1\r\n", method, path);
     free(path);
-    uint32_t hl = 0;
-    const char *host = tt_msg_get(req, "host", &hl);
-    if (t->host_header)
-        tt_buf_appendf(out, "Host: %s\r\n", t->host_header);
-    else if (route->as_host)
-        tt_buf_appendf(out, "Host: %s\r\n", route->as_host);
-    else if (host)
-        tt_buf_appendf(out, "Host: %.*s\r\n", (int)hl, host);
+    tt_proxy_append_host(route, t, req, out);
 }
 
 /* The POST of a batch of events: the client's headers, the session's meta,
