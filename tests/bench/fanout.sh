@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Fan-out benchmark: N idle HTTP-stream / EventSource subscribers on one
-# channel, held by Tether, Pushpin and Nchan side by side in one run. For
-# each target and each N it measures the memory per held connection, the
-# time from a publish to its last delivery (ROUNDS single publishes), and a
-# burst of BURST publishes back to back (deliveries per second, lost). It
-# prints figures; it is not a test and has no pass/fail. See
-# tests/bench/README.md for the knobs.
+# Fan-out benchmark: N idle HTTP-stream / EventSource subscribers (MODE=ws:
+# WebSocket subscribers) on one channel, held by Tether, Pushpin and Nchan
+# side by side in one run. For each target and each N it measures the
+# memory per held connection, the time from a publish to its last delivery
+# (ROUNDS single publishes), and a burst of BURST publishes back to back
+# (deliveries per second, lost). It prints figures; it is not a test and has
+# no pass/fail. See tests/bench/README.md for the knobs.
 #
-# The load client is tests/bench/sseload.c, compiled at start. Everything
+# The load client is tests/bench/sseload.c, compiled at start; with MODE=ws
+# the one-subscriber delivery check uses tests/bench/wsprobe.py. Everything
 # runs on 127.0.0.1 with ports picked free at start. Every process the
 # script starts is stopped by process id on exit, and its temp dir removed.
 
@@ -15,6 +16,7 @@ set -u -o pipefail
 
 # ---------------------------------------------------------------- settings
 SUBS=${SUBS:-"1000 10000"}        # subscriber counts, one row per target and count
+MODE=${MODE:-${TRANSPORT:-sse}}   # sse: HTTP streams / EventSource; ws: WebSocket subscribers
 ROUNDS=${ROUNDS:-20}              # single publishes, each waited for until delivered everywhere
 BURST=${BURST:-100}               # messages of the burst (0 = no burst)
 BURST_MODE=${BURST_MODE:-each}    # each: one POST per message; batch: one POST with all (GRIP targets)
@@ -51,6 +53,7 @@ done
 for n in $SUBS; do isnum "$n" && (( n >= 1 && n <= 200000 )) || die "SUBS: bad count '$n' (1..200000)"; done
 (( ROUNDS <= 1000 && BURST <= 100000 )) || die "ROUNDS at most 1000, BURST at most 100000"
 [[ $BURST_MODE == each || $BURST_MODE == batch ]] || die "BURST_MODE is each or batch"
+[[ $MODE == sse || $MODE == ws ]] || die "MODE (or TRANSPORT) is sse or ws, got '$MODE'"
 
 # ---------------------------------------------------------------- tools
 command -v cc >/dev/null || die "cc not found"
@@ -81,6 +84,14 @@ trap 'exit 143' TERM
 # shellcheck source=tests/bench/lib.sh
 source "$HERE/lib.sh"
 
+# Busy and total clock ticks of the whole machine, from /proc/stat.
+stat_ticks() {
+    local a
+    read -ra a < /proc/stat
+    echo "$(( a[1] + a[2] + a[3] + a[6] + a[7] + a[8] )) $(( a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7] + a[8] ))"
+}
+NCPU_N=$(nproc 2>/dev/null || echo 1)
+
 running() { [[ -d /proc/$1 ]] && [[ $(proc_fields "$1" | cut -d' ' -f1) != Z ]]; }
 
 # Why a target did not come up: its state, then the tails of its logs.
@@ -101,16 +112,53 @@ not_started() { # PID LOG...
 T_WHY= T_PID= T_SUB_PORT= T_SUB_PATH= T_PUB_PORT= T_PUB_PATH= T_MODE= T_MARKER= T_ACCEPT=
 
 publish_body() { # TEXT: the body of a publish of TEXT, in the target's format
-    if [[ $T_MODE == grip ]]; then
+    if [[ $T_MODE == grip && $MODE == ws ]]; then
+        printf '{"items":[{"channel":"test","formats":{"ws-message":{"content":"%s"}}}]}' "$1"
+    elif [[ $T_MODE == grip ]]; then
         printf '{"items":[{"channel":"test","formats":{"http-stream":{"content":"%s\\n"}}}]}' "$1"
     else
         printf '%s' "$1"
     fi
 }
 
+publish_once() { # NAME TEXT: publish TEXT; prints the HTTP status
+    publish_body "$2" | curl -s -o "$TMP/$1-verify-pub.out" -w '%{http_code}' \
+        --max-time 10 -X POST -H "Content-Type: $([[ $T_MODE == grip ]] && echo application/json || echo text/plain)" \
+        --data-binary @- "http://127.0.0.1:$T_PUB_PORT$T_PUB_PATH"
+}
+
+# MODE=ws: one WebSocket subscriber (wsprobe.py, which checks the handshake
+# and decodes every frame); wait for OPEN, publish a random text, wait for it
+# in a message. Everything bounded in time.
+verify_delivery_ws() { # NAME
+    local name=$1 out="$TMP/$1-verify.out" text="fanout-verify-$RANDOM$RANDOM" cpid i ok=0 code
+    : > "$out"
+    python3 "$HERE/wsprobe.py" --port "$T_SUB_PORT" --path "$T_SUB_PATH" --timeout 15 --out "$out" 2>> "$out" &
+    cpid=$!
+    STARTED+=("$cpid")
+    for ((i = 0; i < 50; i++)); do
+        grep -qE '^(OPEN|NOT-OPEN|ERROR)' "$out" 2>/dev/null && break
+        sleep 0.1
+    done
+    if grep -q '^OPEN' "$out"; then
+        code=$(publish_once "$name" "$text")
+        for ((i = 0; i < 50; i++)); do
+            grep -qF -- "MSG $text" "$out" && { ok=1; break; }
+            sleep 0.1
+        done
+        log "$name: verify: WebSocket GET $T_SUB_PATH answered 101 with the right accept key, publish answered $code, message $([[ $ok == 1 ]] && echo 'delivered in a text frame' || echo 'NOT delivered')"
+        (( ok )) || sed 's/^/    /' "$out" | head -n 5 >&2
+    else
+        log "$name: verify: no WebSocket on GET $T_SUB_PATH within 5 s: $(head -n 1 "$out")"
+    fi
+    stop_tree "$cpid"; forget "$cpid"
+    (( ok ))
+}
+
 # Does a subscription deliver? One curl subscriber; wait for its first bytes,
 # publish a random text, wait for the text. Everything bounded in time.
 verify_delivery() { # NAME
+    [[ $MODE == ws ]] && { verify_delivery_ws "$1"; return; }
     local name=$1 out="$TMP/$1-verify.out" text="fanout-verify-$RANDOM$RANDOM" cpid i ok=0 code
     local -a hdr=()
     [[ -n $T_ACCEPT ]] && hdr=(-H "Accept: $T_ACCEPT")
@@ -122,9 +170,7 @@ verify_delivery() { # NAME
         sleep 0.1
     done
     if grep -qF -- "$T_MARKER" "$out"; then
-        code=$(publish_body "$text" | curl -s -o "$TMP/$name-verify-pub.out" -w '%{http_code}' \
-            --max-time 10 -X POST -H "Content-Type: $([[ $T_MODE == grip ]] && echo application/json || echo text/plain)" \
-            --data-binary @- "http://127.0.0.1:$T_PUB_PORT$T_PUB_PATH")
+        code=$(publish_once "$name" "$text")
         for ((i = 0; i < 50; i++)); do
             grep -qF -- "$text" "$out" && { ok=1; break; }
             sleep 0.1
@@ -143,6 +189,16 @@ wait_stream() { # PID TIMEOUT
     local pid=$1 timeout=$2 i
     local -a hdr=()
     [[ -n $T_ACCEPT ]] && hdr=(-H "Accept: $T_ACCEPT")
+    if [[ $MODE == ws ]]; then # a WebSocket handshake accepted (101, right accept key)
+        local end=$(( SECONDS + timeout + 1 ))
+        for ((i = 0; i < timeout * 5 && SECONDS < end; i++)); do
+            python3 "$HERE/wsprobe.py" --probe --timeout 1 --port "$T_SUB_PORT" --path "$T_SUB_PATH" \
+                > /dev/null 2>&1 && return 0
+            running "$pid" || return 1
+            sleep 0.1
+        done
+        return 1
+    fi
     for ((i = 0; i < timeout * 5; i++)); do
         # (not a pipe: with pipefail, curl's timeout would fail it)
         grep -qF -- "$T_MARKER" < <(curl -sN --max-time 0.5 "${hdr[@]}" \
@@ -174,6 +230,12 @@ start_tether() { # DIR
     local btype
     btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
     [[ -n $btype && $btype != Release ]] && log "tether: note: $BUILD is a $btype build, not Release"
+    # a build of this checkout that is older than its sources: say so (not rebuilt)
+    local home newer=
+    home=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
+    [[ $home == "$REPO" ]] &&
+        newer=$(find "$REPO/src" "$REPO/platform" -newer "$bin" -type f -name '*.[ch]' 2>/dev/null | head -n 1)
+    [[ -n $newer ]] && log "tether: note: $bin is older than ${newer#"$REPO"/} (cmake --build $BUILD --target tether)"
     read -r sub push < <(free_ports 2) || return 1
     cat > "$dir/tether.conf" <<EOF
 # generated by tests/bench/fanout.sh
@@ -188,12 +250,13 @@ routesfile=routes
 push_in_http_addr=127.0.0.1
 push_in_http_port=$push
 EOF
-    echo '* test' > "$dir/routes"
+    if [[ $MODE == ws ]]; then printf '*,proto=ws test\n* test\n'; else echo '* test'; fi > "$dir/routes"
     "$bin" run -c "$dir/tether.conf" --port "127.0.0.1:$sub" --port-file "$dir/ports" > "$dir/tether.log" 2>&1 &
     T_PID=$!
     STARTED+=("$T_PID")
     T_SUB_PORT=$sub T_SUB_PATH=/stream T_PUB_PORT=$push T_PUB_PATH=/publish/ T_MODE=grip
     T_MARKER='[stream open]' T_ACCEPT=
+    [[ $MODE == ws ]] && T_SUB_PATH=/ws
     wait_stream "$T_PID" "$READY_TIMEOUT" || { not_started "$T_PID" "$dir/tether.log"; return 1; }
 }
 
@@ -254,6 +317,7 @@ EOF
     STARTED+=("$T_PID")
     T_SUB_PORT=$port T_SUB_PATH=/stream T_PUB_PORT=$p3 T_PUB_PATH=/publish/ T_MODE=grip
     T_MARKER='[stream opened]' T_ACCEPT=   # Pushpin's test target says "opened"
+    [[ $MODE == ws ]] && T_SUB_PATH=/ws
     wait_stream "$T_PID" $(( READY_TIMEOUT + 5 )) ||
         { not_started "$T_PID" "$dir/pushpin.out" "$dir"/log/*.log; return 1; }
 }
@@ -297,7 +361,7 @@ $(for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $di
     server {
         listen 127.0.0.1:$port backlog=4096;
         location = /sub {
-            nchan_subscriber eventsource;
+            nchan_subscriber $([[ $MODE == ws ]] && echo websocket || echo eventsource);
             nchan_channel_id test;
             # new subscribers get new messages only (the default replays the buffer)
             nchan_subscriber_first_message newest;
@@ -315,6 +379,7 @@ EOF
     STARTED+=("$T_PID")
     T_SUB_PORT=$port T_SUB_PATH=/sub T_PUB_PORT=$port T_PUB_PATH=/pub T_MODE=raw
     T_MARKER=': hi' T_ACCEPT=text/event-stream
+    [[ $MODE == ws ]] && T_ACCEPT=
     wait_stream "$T_PID" "$READY_TIMEOUT" || { not_started "$T_PID" "$dir/error.log"; return 1; }
 }
 
@@ -343,6 +408,7 @@ measure() { # TARGET N DIR
     tmo=$(( CONNECT_TIMEOUT + HOLD + 300 + ROUNDS * (ROUND_TIMEOUT + 1) + BURST_TIMEOUT * 5 + 60 ))
     log "$name N=$n: $n subscribers, then $ROUNDS rounds and a burst of $BURST ($BURST_MODE)"
     timeout -k 5 "$tmo" "$TMP/sseload" --port "$T_SUB_PORT" --path "$T_SUB_PATH" "${acc[@]}" \
+        --ws "$([[ $MODE == ws ]] && echo 1 || echo 0)" \
         --marker "$T_MARKER" --conns "$n" --conc "$CONC" --per-proc "$PER_PROC" --src-count "$srcs" \
         --pub-port "$T_PUB_PORT" --pub-path "$T_PUB_PATH" --pub-mode "$T_MODE" \
         --rounds "$ROUNDS" --burst "$BURST" --burst-mode "$BURST_MODE" --payload "$PAYLOAD" \
@@ -368,11 +434,15 @@ measure() { # TARGET N DIR
         fi
     fi
     cpu0=$(tree_cpu_ticks "$T_PID")
+    local cc0 sb0 st0 sb1 st1
+    cc0=$(tree_cpu_ticks "$cpid")
+    read -r sb0 st0 < <(stat_ticks)
     : > "$gf"
     wait "$cpid" 2>/dev/null
     local rc=$?
     forget "$cpid"
     cpu1=$(tree_cpu_ticks "$T_PID")
+    read -r sb1 st1 < <(stat_ticks)
     sed 's/^/    /' "$dir/client.err" >&2
     RESULT=$(grep '^RESULT ' "$out" | tail -n 1)
     if [[ -z $RESULT ]]; then
@@ -391,6 +461,15 @@ measure() { # TARGET N DIR
     (( $(res round_lost) > 0 )) && note+="rounds lost $(res round_lost); "
     (( $(res burst_errors) > 0 )) && note+="$(res burst_errors) burst publishes failed; "
     (( $(res dups) > 0 )) && note+="$(res dups) duplicates; "
+    (( $(res ws_close) > 0 )) && note+="$(res ws_close) close frames from the server; "
+    (( $(res ws_bad) > 0 )) && note+="$(res ws_bad) bad frames; "
+    # CPU time that neither the target nor the client used during the rounds
+    # and the burst: other processes (a build, a test suite) skew the figures
+    local other
+    other=$(awk -v b="$(( sb1 - sb0 ))" -v w="$(( st1 - st0 ))" -v t="$(( cpu1 - cpu0 ))" \
+        -v c="$(res client_cpu_s)" -v c0="$cc0" -v hz="$CLK_TCK" -v n="${NCPU_N:-1}" \
+        'BEGIN { o = b - t - (c * hz - c0); if (o < 0) o = 0; printf "%.0f", (w > 0) ? 100 * o * n / w : 0 }')
+    (( other > 15 )) && note+="other processes busy (~${other}% of a core); "
     note=${note%; }
     local rate lost
     rate=$(res burst_rate) lost=$(res burst_lost)
@@ -401,7 +480,8 @@ measure() { # TARGET N DIR
         "${note:+   ($note)}"
     log "$name N=$n: RSS $(( rss0 / 1024 )) MiB before, $(( ${rss1:-0} / 1024 )) MiB with $ready held;" \
         "proxy CPU $(awk -v t="$(( cpu1 - cpu0 ))" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t / hz}') s and client CPU $(res client_cpu_s) s over rounds+burst;" \
-        "subscribed in $(res connect_s) s; publish answered p50 $(res answer_p50_ms) ms; burst published in $(res burst_pub_s) s"
+        "subscribed in $(res connect_s) s; publish answered p50 $(res answer_p50_ms) ms; burst published in $(res burst_pub_s) s;" \
+        "CPU time of other processes meanwhile ~${other}% of a core"
 }
 
 run_target() { # TARGET N
@@ -453,7 +533,7 @@ cpu_busy() {
 }
 BUSY=$(cpu_busy 2>/dev/null || echo 0)
 echo "# Tether fan-out benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), repo commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), tether binary $BUILD/bin/tether"
-echo "# machine: $NCPU cores, $(uname -sr); subscribers: $SUBS; $ROUNDS rounds; burst $BURST ($BURST_MODE); payload $PAYLOAD B"
+echo "# machine: $NCPU cores, $(uname -sr); $([[ $MODE == ws ]] && echo 'WebSocket' || echo 'HTTP-stream/SSE') subscribers: $SUBS; $ROUNDS rounds; burst $BURST ($BURST_MODE); payload $PAYLOAD B"
 PP_VER=$(command -v "$PUSHPIN" >/dev/null && "$PUSHPIN" --version 2>/dev/null | head -n 1)
 NCHAN_VER=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)
 echo "# tools: ${PP_VER:-pushpin not installed}, nchan ${NCHAN_VER:-not installed yet} ($NGINX_WORKERS nginx worker(s))"
@@ -488,7 +568,7 @@ for r in "${ROWS[@]}"; do
     printf '%-8s %6s %9s %10s %10s %10s %11s %8s  %s\n' "$t" "$n" "$kb" "$p50" "$p99" "$d99" "$rate" "$lost" "$note"
 done
 echo
-echo "$ROUNDS rounds of one publish each (p50/p99 over the rounds; ms); burst: $BURST messages, $([[ $BURST_MODE == each ]] && echo 'one POST each, the next sent when the previous is answered' || echo 'all in one POST'); deliveries/s = deliveries / (first publish → last delivery). KB per held conn = proxy RSS growth (all its processes) / subscribers."
+echo "$([[ $MODE == ws ]] && echo 'WebSocket subscribers. ')$ROUNDS rounds of one publish each (p50/p99 over the rounds; ms); burst: $BURST messages, $([[ $BURST_MODE == each ]] && echo 'one POST each, the next sent when the previous is answered' || echo 'all in one POST'); deliveries/s = deliveries / (first publish → last delivery). KB per held conn = proxy RSS growth (all its processes) / subscribers."
 echo
 table
 if [[ -n $RESULTS ]]; then table > "$RESULTS"; log "table written to $RESULTS"; fi

@@ -5,6 +5,14 @@
  * publishes messages itself (HTTP POST, GRIP JSON or a raw body) and times
  * when each connection sees each message.
  *
+ * With --ws the GETs are WebSocket handshakes (RFC 6455, one fixed key): a
+ * connection counts as subscribed once its 101 with the right
+ * Sec-WebSocket-Accept has ended. Server frames are parsed minimally (header
+ * bytes, opcode, payload length left): the token parser sees only the payload
+ * of data frames; a close frame from the server counts as closed, pings are
+ * counted and not answered. The client sends nothing after the handshake, so
+ * it never masks anything. GRIP publishes then carry "ws-message" items.
+ *
  * Every published message carries a token: "#r<k>#" for round k, "#b<k>#" for
  * burst message k. Connections keep no buffers: a few bytes of parser state
  * each (status code, marker position, token parser), fed byte by byte, so a
@@ -76,11 +84,17 @@ static double o_connect_timeout = 120, o_round_timeout = 10, o_burst_timeout = 6
 static double o_hold = 3, o_go_timeout = 300;
 static int o_gap_ms = 100;
 static const char *o_ready_file, *o_go_file;
+static int o_ws; /* WebSocket subscribers instead of HTTP streams */
+
+/* The RFC 6455 example key and its accept value: every connection uses it. */
+#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 /* ---------------------------------------------------------------- shared state */
 typedef struct {
     _Atomic uint64_t ready, failed, closed, bytes;
     _Atomic uint64_t burst_got, burst_done, dups, stray, retries;
+    _Atomic uint64_t ws_close, ws_ping, ws_bad; /* frames from the server (--ws) */
     _Atomic int stop;
     _Atomic uint64_t burst_t0; /* 0 until the burst starts */
     char first_error[128];
@@ -115,7 +129,7 @@ static void set_error(const char *fmt, const char *a)
 }
 
 /* ---------------------------------------------------------------- subscribers */
-enum { C_CONNECTING, C_HEAD, C_WAIT_MARK, C_READY, C_DONE, C_RETRY };
+enum { C_CONNECTING, C_HEAD, C_WAIT_MARK, C_WS_HEAD, C_READY, C_DONE, C_RETRY };
 
 typedef struct {
     uv_tcp_t tcp;
@@ -131,7 +145,14 @@ typedef struct {
     uint32_t tnum;
     uint32_t bcount; /* distinct burst tokens */
     uint8_t tries;   /* failed attempts to subscribe */
-    uint64_t due;    /* when a retry may start */
+    /* --ws: handshake and frame parser */
+    uint8_t accepted; /* Sec-WebSocket-Accept value seen in the 101 */
+    uint8_t epos;     /* bytes of "\r\n\r\n" matched (end of the 101) */
+    uint8_t fh;       /* frame header bytes read; 0 = at a frame's start */
+    uint8_t fneed;    /* header bytes of this frame (2, 4 or 10) */
+    uint8_t fop;      /* opcode of the frame being read */
+    uint64_t flen;    /* payload bytes: being summed up, then left to read */
+    uint64_t due;     /* when a retry may start */
 } conn_t;
 
 static uv_loop_t *loop;
@@ -176,6 +197,7 @@ static void on_retry_timer(uv_timer_t *t)
         c->status = 0;
         c->mpos = 0;
         c->tstate = 0;
+        c->accepted = c->epos = c->fh = 0;
         start_conn(c);
     }
     start_more();
@@ -290,6 +312,75 @@ static void scan_tokens(conn_t *c, const char *p, const char *end, uint64_t now)
     }
 }
 
+/* --ws: walk the server's frames, handing data-frame payloads to the token
+ * parser. Returns 0, or -1 when the connection is to be closed (a close frame
+ * or a frame a server may not send). */
+static int scan_frames(conn_t *c, const char *p, const char *end, uint64_t now)
+{
+    while (p < end) {
+        if (c->fh < 2 || c->fh < c->fneed) { /* header bytes */
+            uint8_t ch = (uint8_t)*p++;
+            if (c->fh == 0) {
+                c->fop = ch & 0x0f;
+                c->flen = 0;
+                c->fneed = 2;
+            } else if (c->fh == 1) {
+                if (ch & 0x80) { /* masked: servers never mask */
+                    atomic_fetch_add_explicit(&S->ws_bad, 1, memory_order_relaxed);
+                    set_error("masked frame from the server%s", "");
+                    return -1;
+                }
+                uint8_t l7 = ch & 0x7f;
+                if (l7 == 126)
+                    c->fneed = 4;
+                else if (l7 == 127)
+                    c->fneed = 10;
+                else
+                    c->flen = l7;
+            } else {
+                c->flen = (c->flen << 8) | ch;
+            }
+            c->fh++;
+            if (c->fh < c->fneed)
+                continue;
+            /* header complete */
+            switch (c->fop) {
+            case 0x1: case 0x2: /* a new message: no token carries over */
+                c->tstate = 0;
+                break;
+            case 0x0: /* continuation */
+                break;
+            case 0x8:
+                atomic_fetch_add_explicit(&S->ws_close, 1, memory_order_relaxed);
+                return -1;
+            case 0x9:
+                atomic_fetch_add_explicit(&S->ws_ping, 1, memory_order_relaxed);
+                break;
+            case 0xa:
+                break;
+            default:
+                atomic_fetch_add_explicit(&S->ws_bad, 1, memory_order_relaxed);
+                set_error("frame with a reserved opcode from the server%s", "");
+                return -1;
+            }
+            if (c->flen == 0)
+                c->fh = 0;
+            continue;
+        }
+        /* payload */
+        size_t take = (size_t)(end - p);
+        if ((uint64_t)take > c->flen)
+            take = (size_t)c->flen;
+        if (c->fop <= 0x2)
+            scan_tokens(c, p, p + take, now);
+        p += take;
+        c->flen -= take;
+        if (c->flen == 0)
+            c->fh = 0;
+    }
+    return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     conn_t *c = s->data;
@@ -317,15 +408,44 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             }
             c->status = (uint16_t)(c->status * 10 + (ch - '0'));
             if (++c->hs == 4) {
-                if (c->status != 200) {
+                if (c->status != (o_ws ? 101 : 200)) {
                     char code[8];
                     snprintf(code, sizeof code, "%u", c->status);
                     set_error("GET answered %s", code);
                     conn_finish(c, 1);
                     return;
                 }
-                c->st = C_WAIT_MARK;
+                c->st = o_ws ? C_WS_HEAD : C_WAIT_MARK;
             }
+        }
+    }
+    /* --ws: the 101's headers, until the blank line; the accept value must
+     * be among them */
+    static const char ws_accept[] = WS_ACCEPT;
+    while (c->st == C_WS_HEAD && p < end) {
+        char ch = *p++;
+        if (!c->accepted) {
+            if (ch == ws_accept[c->mpos]) {
+                if (++c->mpos == sizeof ws_accept - 1)
+                    c->accepted = 1;
+            } else {
+                c->mpos = ch == ws_accept[0] ? 1 : 0;
+            }
+        }
+        if (ch == "\r\n\r\n"[c->epos]) {
+            if (++c->epos == 4) {
+                if (!c->accepted) {
+                    set_error("101 without Sec-WebSocket-Accept: %s", WS_ACCEPT);
+                    conn_finish(c, 1);
+                    return;
+                }
+                c->st = C_READY;
+                c_inflight--;
+                atomic_fetch_add(&S->ready, 1);
+                start_more();
+            }
+        } else {
+            c->epos = ch == '\r' ? 1 : 0;
         }
     }
     while (c->st == C_WAIT_MARK && p < end) {
@@ -341,8 +461,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             c->mpos = ch == o_marker[0] ? 1 : 0;
         }
     }
-    if (c->st == C_READY)
-        scan_tokens(c, p, end, now);
+    if (c->st == C_READY) {
+        if (!o_ws)
+            scan_tokens(c, p, end, now);
+        else if (scan_frames(c, p, end, now) < 0)
+            conn_finish(c, 0);
+    }
 }
 
 static void on_write_done(uv_write_t *w, int status)
@@ -648,7 +772,12 @@ static char *body_of(char type, int first, int count, size_t *len)
         n += (size_t)snprintf(b + n, cap - n, "{\"items\":[");
     for (int k = first; k < first + count; k++) {
         content_of(type, k, c, sizeof c);
-        if (grip)
+        if (grip && o_ws) /* one WebSocket text message per item */
+            n += (size_t)snprintf(b + n, cap - n,
+                                  "%s{\"channel\":\"%s\",\"formats\":{\"ws-message\":"
+                                  "{\"content\":\"%s\"}}}",
+                                  k > first ? "," : "", o_channel, c);
+        else if (grip)
             n += (size_t)snprintf(b + n, cap - n,
                                   "%s{\"channel\":\"%s\",\"formats\":{\"http-stream\":"
                                   "{\"content\":\"%s\\n\"}}}",
@@ -813,7 +942,8 @@ static void report(void)
            "deliv_p99_ms=%.1f deliv_max_ms=%.1f answer_p50_ms=%.1f round_lost=%llu "
            "burst=%d burst_mode=%s burst_pub_s=%.3f burst_s=%.3f burst_got=%llu "
            "burst_expected=%llu burst_lost=%llu burst_rate=%.0f burst_errors=%d dups=%llu "
-           "stray=%llu retries=%llu client_cpu_s=%.2f procs=%d\n",
+           "stray=%llu retries=%llu client_cpu_s=%.2f procs=%d ws=%d ws_close=%llu ws_ping=%llu "
+           "ws_bad=%llu\n",
            o_conns, (unsigned long long)ready_n, (unsigned long long)atomic_load(&S->failed),
            (unsigned long long)atomic_load(&S->closed), ms(t_connected - t_start) / 1000,
            o_rounds, pct(lasts, nl, 50), pct(lasts, nl, 99), pct(lasts, nl, 100), pct(d, nd, 50),
@@ -822,7 +952,9 @@ static void report(void)
            (unsigned long long)bexp, (unsigned long long)(bexp - bgot),
            bsecs > 0 ? (double)bgot / bsecs : 0.0, burst_errors,
            (unsigned long long)atomic_load(&S->dups), (unsigned long long)atomic_load(&S->stray),
-           (unsigned long long)atomic_load(&S->retries), cpu, nproc_children ? nproc_children : 1);
+           (unsigned long long)atomic_load(&S->retries), cpu, nproc_children ? nproc_children : 1,
+           o_ws, (unsigned long long)atomic_load(&S->ws_close),
+           (unsigned long long)atomic_load(&S->ws_ping), (unsigned long long)atomic_load(&S->ws_bad));
     fflush(stdout);
     free(lasts);
     free(answers);
@@ -1004,6 +1136,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: sseload --port P --pub-port Q [--host H] [--path /stream] [--accept TYPE]\n"
+            "  [--ws 0|1]\n"
             "  [--marker STR] [--conns N] [--conc C] [--retries K] [--per-proc K] [--src-count S]\n"
             "  [--pub-path /publish/] [--pub-mode grip|raw] [--channel test]\n"
             "  [--rounds R] [--burst M] [--burst-mode each|batch] [--payload B]\n"
@@ -1023,6 +1156,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--port")) o_port = atoi(v);
         else if (!strcmp(a, "--path")) o_path = v;
         else if (!strcmp(a, "--accept")) o_accept = v;
+        else if (!strcmp(a, "--ws")) o_ws = atoi(v);
         else if (!strcmp(a, "--marker")) o_marker = v;
         else if (!strcmp(a, "--conns")) o_conns = atol(v);
         else if (!strcmp(a, "--conc")) o_conc = atoi(v);
@@ -1066,9 +1200,13 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     req_get_len = (size_t)snprintf(req_get, sizeof req_get,
-                                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sUser-Agent: sseload\r\n\r\n",
+                                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s%sUser-Agent: sseload\r\n\r\n",
                                    o_path, o_host, o_port, o_accept ? "Accept: " : "",
-                                   o_accept ? o_accept : "", o_accept ? "\r\n" : "");
+                                   o_accept ? o_accept : "", o_accept ? "\r\n" : "",
+                                   o_ws ? "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                          "Sec-WebSocket-Key: " WS_KEY "\r\n"
+                                          "Sec-WebSocket-Version: 13\r\n"
+                                        : "");
     uv_ip4_addr(o_host, o_port, &dst);
     uv_ip4_addr(o_host, o_pub_port, &pub_dst);
 
