@@ -530,8 +530,15 @@ static int load_dir_entry(tt_tls_config_t *c, const char *dir, const uv_dirent_t
     tt_buf_appendf(&crt, "%s/%s", dir, ent->name);
     tt_buf_appendf(&key, "%s/%.*s.key", dir, (int)(n - 4), ent->name);
     char *base = tt_xstrndup(ent->name, n - 4);
-    int rc = tt_tls_server_add_cert(c, strcmp(base, "default") == 0 ? NULL : base, crt.data,
-                                    key.data, err, errlen);
+    /* Pushpin's runner/certs: default.crt, or default_<port>.crt as Pushpin
+     * 1.36 names its default per port. One default serves every port here:
+     * the first one found wins. */
+    bool per_port = strncmp(base, "default_", 8) == 0 && base[8] &&
+                    strspn(base + 8, "0123456789") == strlen(base + 8);
+    bool is_default = strcmp(base, "default") == 0 || per_port;
+    int rc = 0;
+    if (!(per_port && c->fallback))
+        rc = tt_tls_server_add_cert(c, is_default ? NULL : base, crt.data, key.data, err, errlen);
     free(base);
     tt_buf_free(&crt);
     tt_buf_free(&key);

@@ -325,3 +325,33 @@ TEST_IMPL(tls_forwarded_proto_and_ssl_routes)
     pki_free(&pki);
     return 0;
 }
+
+/* Pushpin 1.36 names its default certificate default_<port>.crt: clients
+ * without SNI get it here too. */
+TEST_IMPL(tls_pushpin_default_per_port)
+{
+    if (!have_tool("openssl", "version"))
+        TEST_SKIP("openssl is not installed");
+    pki_t pki;
+    pki_make(&pki);
+    char *certs = tt_test_tmpdir();
+    pki_leaf(&pki, certs, "default_443", "pushpin-default.test", false);
+    char conf[2048];
+    snprintf(conf, sizeof conf, "[runner]\nhttps_ports=127.0.0.1:0\n[tether]\ncerts_dir=%s\n",
+             certs);
+    tt_tether_t t;
+    ASSERT_OK(tt_tether_start(&t, conf, "* test\n", NULL));
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", t.https_port);
+    const char *args[] = {"s_client", "-connect", addr, "-noservername", "-CAfile",
+                          at(pki.dir, "ca.crt").s, NULL};
+    char *out;
+    tt_run_tool("openssl", args, T_MS, &out);
+    ASSERT_CONTAINS(out, "pushpin-default.test");
+    free(out);
+    ASSERT_EQ(tt_tether_stop(&t), 0);
+    tt_test_rmtree(certs);
+    free(certs);
+    pki_free(&pki);
+    return 0;
+}

@@ -277,6 +277,8 @@ int tt_run_tool(const char *tool, const char *const *args, int timeout_ms, char 
     char logp[4096];
     snprintf(logp, sizeof logp, "%s/out", dir);
     tt_proc_t *p = tt_proc_start_tool(tool, args, logp);
+    if (p)
+        tt_proc_close_stdin(p); /* tools that read stdin (openssl s_client) see EOF */
     int64_t status = -1;
     int sig = 0;
     int rc = -1;

@@ -55,8 +55,8 @@ tt_proc_t *tt_proc_start(const char *exe, const char *const *args, const char *l
 /* Like tt_proc_start for a tool found on PATH (curl, openssl, python3). */
 tt_proc_t *tt_proc_start_tool(const char *tool, const char *const *args, const char *log_path);
 
-/* Run a tool from PATH to completion, bounded by timeout_ms (then killed);
- * its stdout and stderr together in *out (malloc'd). Returns the exit
+/* Run a tool from PATH to completion, its stdin at EOF, bounded by
+ * timeout_ms (then killed); its stdout and stderr together in *out (malloc'd). Returns the exit
  * status, or -1 if it could not start, was killed or timed out. */
 int tt_run_tool(const char *tool, const char *const *args, int timeout_ms, char **out);
 
