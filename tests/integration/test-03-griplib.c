@@ -24,52 +24,17 @@
 #define GRIPLIB_DIR TT_SOURCE_DIR "/tests/fixtures/griplib"
 
 #ifdef _WIN32
-#define PATH_SEP ';'
 #define NODE_EXE "node.exe"
 #else
-#define PATH_SEP ':'
 #define NODE_EXE "node"
 #endif
 
 /* ---- node ---------------------------------------------------------------------- */
 
-static int is_file(const char *path, int need_exec)
-{
-    uv_fs_t req;
-    int rc = uv_fs_stat(NULL, &req, path, NULL);
-    int ok = rc == 0 && (req.statbuf.st_mode & 0170000) == 0100000;
-#ifndef _WIN32
-    if (ok && need_exec)
-        ok = (req.statbuf.st_mode & 0111) != 0;
-#else
-    (void)need_exec;
-#endif
-    uv_fs_req_cleanup(&req);
-    return ok;
-}
-
 /* Find node on PATH into `out`. Returns 1 if found. */
 static int find_node(char *out, size_t outlen)
 {
-    char path[16384];
-    size_t len = sizeof path;
-    if (uv_os_getenv("PATH", path, &len) != 0)
-        return 0;
-    for (char *dir = path; dir && *dir;) {
-        char *sep = strchr(dir, PATH_SEP);
-        if (sep)
-            *sep = '\0';
-        size_t dlen = strlen(dir);
-        if (dlen > 0 && dlen + sizeof NODE_EXE + 1 <= outlen) {
-            memcpy(out, dir, dlen);
-            out[dlen] = '/';
-            memcpy(out + dlen + 1, NODE_EXE, sizeof NODE_EXE);
-            if (is_file(out, 1))
-                return 1;
-        }
-        dir = sep ? sep + 1 : NULL;
-    }
-    return 0;
+    return tt_find_on_path(NODE_EXE, 0, out, outlen);
 }
 
 /* Why the tests here cannot run (static text), or NULL when they can; the
@@ -78,9 +43,9 @@ static const char *griplib_missing(char *node, size_t nodelen)
 {
     if (!find_node(node, nodelen))
         return "node is not on PATH (the GRIP library tests need Node.js)";
-    if (!is_file(GRIPLIB_DIR "/publish.mjs", 0))
+    if (!tt_is_file(GRIPLIB_DIR "/publish.mjs", 0))
         return "tests/fixtures/griplib/publish.mjs is missing";
-    if (!is_file(GRIPLIB_DIR "/node_modules/@fanoutio/grip/package.json", 0))
+    if (!tt_is_file(GRIPLIB_DIR "/node_modules/@fanoutio/grip/package.json", 0))
         return "tests/fixtures/griplib/node_modules/@fanoutio/grip is not installed "
                "(run `npm ci` in tests/fixtures/griplib, as tests/run.sh does)";
     return NULL;
@@ -124,8 +89,8 @@ static int run_publish(const char *node, const char *const *args, char **out)
     char logp[4096];
     snprintf(logp, sizeof logp, "%s/out", dir);
     uv_fs_t req;
-    int fd = uv_fs_open(NULL, &req, logp, UV_FS_O_WRONLY | UV_FS_O_CREAT | UV_FS_O_TRUNC, 0644,
-                        NULL);
+    int fd =
+        uv_fs_open(NULL, &req, logp, UV_FS_O_WRONLY | UV_FS_O_CREAT | UV_FS_O_TRUNC, 0644, NULL);
     uv_fs_req_cleanup(&req);
     ASSERT_GE(fd, 0);
 
@@ -341,8 +306,8 @@ TEST_IMPL(griplib_ids_and_item)
     char node[4096];
     GRIPLIB_REQUIRE(node);
     tt_tether_t t;
-    ASSERT_OK(tt_tether_start(&t, "[handler]\nmessage_wait=20000\nid_cache_ttl=60\n", "* test\n",
-                              NULL));
+    ASSERT_OK(
+        tt_tether_start(&t, "[handler]\nmessage_wait=20000\nid_cache_ttl=60\n", "* test\n", NULL));
     tt_tc_t *s = open_get(&t, "/stream");
     ASSERT(tt_tether_wait_log(&t, "subscribe /stream channel=test", T_MS));
     ASSERT(wait_for(s, "[stream open]\n", T_MS));
@@ -414,8 +379,8 @@ TEST_IMPL(griplib_auth)
         char port[16];
         snprintf(port, sizeof port, "%d", t.control_port);
         char *out = NULL;
-        const char *bad[8] = {port, "test", "stream", "<refused>", cases[i].bad[0],
-                              cases[i].bad[1], NULL};
+        const char *bad[8] = {port, "test", "stream", "<refused>", cases[i].bad[0], cases[i].bad[1],
+                              NULL};
         ASSERT_EQ(run_publish(node, bad, &out), 1);
         ASSERT_CONTAINS(out, "publish failed");
         ASSERT_CONTAINS(out, "(status 401)");

@@ -30,29 +30,12 @@
 #define CLIENT_PY WSLIB_DIR "/client.py"
 
 #ifdef _WIN32
-#define PATH_SEP ';'
 #define PYTHON_EXE "python3.exe"
 #else
-#define PATH_SEP ':'
 #define PYTHON_EXE "python3"
 #endif
 
 /* ---- running client.py -------------------------------------------------------------- */
-
-static int is_file(const char *path, int need_exec)
-{
-    uv_fs_t req;
-    int rc = uv_fs_stat(NULL, &req, path, NULL);
-    int ok = rc == 0 && (req.statbuf.st_mode & 0170000) == 0100000;
-#ifndef _WIN32
-    if (ok && need_exec)
-        ok = (req.statbuf.st_mode & 0111) != 0;
-#else
-    (void)need_exec;
-#endif
-    uv_fs_req_cleanup(&req);
-    return ok;
-}
 
 /* One client.py process. It owns a private loop that runs only inside
  * py_wait; the struct must stay where it is from py_start to py_wait. */
@@ -232,49 +215,17 @@ static int python_ok(const char *python)
     return rc == 0;
 }
 
-/* `name` found on PATH into out (or `name` itself when it has a slash and is
- * a file), starting after the first `skip` matches. Returns 1 if found. */
-static int find_on_path(const char *name, int skip, char *out, size_t outlen)
-{
-    if (strchr(name, '/') || strchr(name, '\\')) {
-        if (skip > 0 || strlen(name) >= outlen || !is_file(name, 1))
-            return 0;
-        memcpy(out, name, strlen(name) + 1);
-        return 1;
-    }
-    char path[16384];
-    size_t len = sizeof path;
-    if (uv_os_getenv("PATH", path, &len) != 0)
-        return 0;
-    size_t nlen = strlen(name);
-    for (char *dir = path; dir && *dir;) {
-        char *sep = strchr(dir, PATH_SEP);
-        if (sep)
-            *sep = '\0';
-        size_t dlen = strlen(dir);
-        if (dlen > 0 && dlen + nlen + 2 <= outlen) {
-            memcpy(out, dir, dlen);
-            out[dlen] = '/';
-            memcpy(out + dlen + 1, name, nlen + 1);
-            if (is_file(out, 1) && skip-- == 0)
-                return 1;
-        }
-        dir = sep ? sep + 1 : NULL;
-    }
-    return 0;
-}
-
 /* Why the tests here cannot run (static text), or NULL when they can; the
  * python to use goes to `py`. */
 static const char *wslib_missing(char *py, size_t pylen)
 {
     static char why[512];
-    if (!is_file(CLIENT_PY, 0))
+    if (!tt_is_file(CLIENT_PY, 0))
         return "tests/fixtures/wslib/client.py is missing";
     char env[4096];
     size_t len = sizeof env;
     if (uv_os_getenv("TETHER_TEST_PYTHON", env, &len) == 0 && env[0]) {
-        if (!find_on_path(env, 0, py, pylen)) {
+        if (!tt_find_on_path(env, 0, py, pylen)) {
             snprintf(why, sizeof why, "TETHER_TEST_PYTHON=%.200s: not found", env);
             return why;
         }
@@ -287,7 +238,7 @@ static const char *wslib_missing(char *py, size_t pylen)
         return NULL;
     }
     int tried = 0;
-    for (int i = 0; i < 8 && find_on_path(PYTHON_EXE, i, py, pylen); i++) {
+    for (int i = 0; i < 8 && tt_find_on_path(PYTHON_EXE, i, py, pylen); i++) {
         tried++;
         if (python_ok(py))
             return NULL;

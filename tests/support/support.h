@@ -60,6 +60,13 @@ tt_proc_t *tt_proc_start_tool(const char *tool, const char *const *args, const c
  * status, or -1 if it could not start, was killed or timed out. */
 int tt_run_tool(const char *tool, const char *const *args, int timeout_ms, char **out);
 
+/* Whether `path` is a regular file (and, with need_exec, executable on Unix). */
+int tt_is_file(const char *path, int need_exec);
+
+/* `name` found on PATH into out (or `name` itself when it has a slash and is
+ * a file), skipping the first `skip` matches. Returns 1 if found. */
+int tt_find_on_path(const char *name, int skip, char *out, size_t outlen);
+
 /* The child's OS process id. */
 int tt_proc_pid(tt_proc_t *p);
 
